@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR10_MEAN', 'CIFAR10_STD', 'channel_stats', 'CIFAR10Data', 'load_image_folder', 'load_cifar10',
            'sample_root', 'load_sample', 'show_images', 'mean_fill', 'train_transforms', 'test_transforms', 'find_hole',
-           'CIFAR10Dataset', 'default_workers', 'cifar10_loaders']
+           'CIFAR10Dataset', 'default_workers', 'cifar10_loaders', 'reflect_index', 'batch_crop', 'batch_flip',
+           'batch_cutout', 'normalize_batch', 'augment_batch', 'DeviceLoader']
 
-# %% ../nbs/00_transforms.ipynb #a8761c76
+# %% ../nbs/00_transforms.ipynb #0b7dd6fe
 import os, warnings, tempfile, hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,12 @@ import cv2
 import albumentations as A
 from albumentations.pytorch import ToTensorV2
 
-# %% ../nbs/00_transforms.ipynb #177c475f
+# %% ../nbs/00_transforms.ipynb #5f20ed02
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 CIFAR10_MEAN = (0.4913, 0.4821, 0.4465)  # channel_stats over the 50,000 training images (see above)
 CIFAR10_STD  = (0.2452, 0.2428, 0.2606)
 
-# %% ../nbs/00_transforms.ipynb #6d431cb2
+# %% ../nbs/00_transforms.ipynb #69026eb3
 def _check_images(images, what="images") -> np.ndarray:
     "Return `images` as an array, or raise a ValueError that says what shape and dtype were expected."
     images = np.asarray(images)
@@ -35,7 +36,7 @@ def _check_images(images, what="images") -> np.ndarray:
                          f"channels last), got dtype {images.dtype} and shape {tuple(images.shape)}")
     return images
 
-# %% ../nbs/00_transforms.ipynb #236a3b7c
+# %% ../nbs/00_transforms.ipynb #fc05351c
 def channel_stats(images, chunk: int = 5000) -> tuple[tuple[float, ...], tuple[float, ...]]:
     "Per-channel mean and std (0..1 scale) of uint8 `images` of shape (N, 32, 32, 3), over every pixel."
     images = _check_images(images)
@@ -46,7 +47,7 @@ def channel_stats(images, chunk: int = 5000) -> tuple[tuple[float, ...], tuple[f
     mean = s / n
     return tuple(mean.tolist()), tuple(np.sqrt(s2 / n - mean ** 2).tolist())
 
-# %% ../nbs/00_transforms.ipynb #3ab76d7b
+# %% ../nbs/00_transforms.ipynb #cf0af71e
 @dataclass
 class CIFAR10Data:
     "CIFAR-10 as arrays: uint8 images (N, 32, 32, 3), int64 labels (N,), and the class names. `x_test` is None without a test split."
@@ -60,7 +61,7 @@ class CIFAR10Data:
         n_test = "no test split" if self.x_test is None else f"{len(self.x_test)} test"
         return f"CIFAR10Data({len(self.x_train)} train, {n_test}, {len(self.classes)} classes)"
 
-# %% ../nbs/00_transforms.ipynb #bebade5b
+# %% ../nbs/00_transforms.ipynb #795ce26e
 _IMG_EXTS = {'.png', '.jpg', '.jpeg', '.bmp'}
 
 def _class_dirs(split_dir: Path) -> list[Path]:
@@ -81,7 +82,7 @@ def _decode(f: Path) -> np.ndarray:
     if a.shape != (32, 32, 3): raise ValueError(f"{f}: expected a 32x32 RGB image, got {a.shape[1]}x{a.shape[0]}")
     return a
 
-# %% ../nbs/00_transforms.ipynb #03d4484d
+# %% ../nbs/00_transforms.ipynb #0880be4a
 def _atomic_save_npz(path: Path, **arrays):
     "Write `arrays` to `path` through a temporary file in the same folder, then rename: never a half-written file."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
@@ -115,7 +116,7 @@ def load_image_folder(split_dir, classes=None, cache: bool = True) -> tuple[np.n
         except OSError: pass  # a read-only folder (an installed package, say): no cache, same result
     return x, y, names
 
-# %% ../nbs/00_transforms.ipynb #5f65cc66
+# %% ../nbs/00_transforms.ipynb #77d39b37
 _WHAT_TO_PASS = ("pass `root` = a folder holding torchvision's cifar-10-batches-py/ (download=True fetches it when "
                  "the machine is online), or an image-folder root with train/<class>/*.png|jpg and optionally "
                  "test/<class>/*.png|jpg (e.g. the extracted cifar10-jpeg-train.tar.gz)")
@@ -141,7 +142,7 @@ def load_cifar10(root, download: bool = True, cache: bool = True) -> CIFAR10Data
             raise FileNotFoundError(f"could not load CIFAR-10 from {root} ({type(e).__name__}: {e}); {_WHAT_TO_PASS}") from e
     raise FileNotFoundError(f"no CIFAR-10 found at {root}; {_WHAT_TO_PASS}")
 
-# %% ../nbs/00_transforms.ipynb #73469cc9
+# %% ../nbs/00_transforms.ipynb #ae9a60cd
 def sample_root() -> Path:
     "Folder of the real CIFAR-10 sample shipped in the package: train/<class>/ (100 a class) and test/<class>/ (50 a class)."
     import custom_resnet_nbdev
@@ -151,7 +152,7 @@ def load_sample() -> CIFAR10Data:
     "The shipped sample as `CIFAR10Data` (1,000 training and 500 held-out images), no download needed."
     return load_cifar10(sample_root(), download=False, cache=False)
 
-# %% ../nbs/00_transforms.ipynb #72ba6261
+# %% ../nbs/00_transforms.ipynb #3600f934
 def show_images(images, labels=None, classes=CIFAR10_CLASSES, ncols: int = 10, titles=None, scale: float = 1.2):
     "Show uint8 HWC `images` in a grid, titled with their class names (or `titles`)."
     import matplotlib.pyplot as plt
@@ -167,7 +168,7 @@ def show_images(images, labels=None, classes=CIFAR10_CLASSES, ncols: int = 10, t
     fig.tight_layout()
     return fig
 
-# %% ../nbs/00_transforms.ipynb #fa705564
+# %% ../nbs/00_transforms.ipynb #eceefe16
 def _strict(make):
     "Call `make()` with warnings as errors: a misspelt albumentations argument fails here instead of being ignored."
     with warnings.catch_warnings():
@@ -178,7 +179,7 @@ def mean_fill(mean=CIFAR10_MEAN) -> tuple[int, ...]:
     "The dataset's mean colour on the 0..255 scale: what CutOut paints its hole with."
     return tuple(int(round(m * 255)) for m in mean)
 
-# %% ../nbs/00_transforms.ipynb #55c907a8
+# %% ../nbs/00_transforms.ipynb #284f8c5e
 def train_transforms(mean=CIFAR10_MEAN, std=CIFAR10_STD, pad: int = 4, size: int = 32, flip_p: float = 0.5,
                      cutout: int = 8, normalize: bool = True, to_tensor: bool = True, seed: int | None = None) -> A.Compose:
     "Training augmentation: reflect-pad by `pad`, random `size` crop, horizontal flip, one `cutout`x`cutout` hole, normalise."
@@ -197,7 +198,7 @@ def test_transforms(mean=CIFAR10_MEAN, std=CIFAR10_STD, to_tensor: bool = True) 
     "Test-time transform: normalise only."
     return _strict(lambda: A.Compose([A.Normalize(mean=mean, std=std, max_pixel_value=255.0)] + ([ToTensorV2()] if to_tensor else [])))
 
-# %% ../nbs/00_transforms.ipynb #9ba5cc47
+# %% ../nbs/00_transforms.ipynb #4130fb45
 def find_hole(out: np.ndarray, img: np.ndarray, fill, size: int = 8) -> tuple[int, int] | None:
     "Top-left corner of the single `size`x`size` square where `out` holds `fill` and differs from `img`, or None."
     changed = (out != img).any(-1)
@@ -212,7 +213,7 @@ def find_hole(out: np.ndarray, img: np.ndarray, fill, size: int = 8) -> tuple[in
                 return int(y), int(x)
     return None
 
-# %% ../nbs/00_transforms.ipynb #a9b5e751
+# %% ../nbs/00_transforms.ipynb #cc22a153
 class CIFAR10Dataset(Dataset):
     "uint8 (N, 32, 32, 3) images and int labels as a Dataset; `transform` is an albumentations transform (None: the raw uint8 image)."
     def __init__(self, images, labels, transform=None):
@@ -229,7 +230,7 @@ class CIFAR10Dataset(Dataset):
         if self.transform is not None: img = self.transform(image=img)['image']
         return img, int(self.labels[i])
 
-# %% ../nbs/00_transforms.ipynb #8c483b0b
+# %% ../nbs/00_transforms.ipynb #d8df9139
 def default_workers() -> int:
     "DataLoader workers for this machine: one per usable CPU core, at most 8."
     n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
@@ -248,3 +249,152 @@ def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int |
     if data.x_test is not None:
         test_dl = DataLoader(CIFAR10Dataset(data.x_test, data.y_test, test_tfms or test_transforms()), shuffle=False, **kw)
     return train_dl, test_dl
+
+# %% ../nbs/00_transforms.ipynb #ce0b7d86
+def reflect_index(n: int, pad: int, device=None) -> torch.Tensor:
+    "Source index of each of the `n + 2*pad` positions of an axis of length `n` reflect-padded by `pad` (torch 'reflect' = cv2.BORDER_REFLECT_101)."
+    if not 0 <= pad < n:
+        raise ValueError(f"pad: expected 0 <= pad < {n} (reflection can mirror at most {n - 1} pixels of an axis of {n}), got {pad}")
+    i = torch.arange(-pad, n + pad, device=device).abs()
+    return torch.where(i > n - 1, 2 * (n - 1) - i, i)
+
+# %% ../nbs/00_transforms.ipynb #76b28792
+def _check_batch(x, what: str = "x") -> torch.Tensor:
+    "Return `x`, or raise a ValueError unless it is a uint8 tensor of images (B, H, W, 3), channels last."
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+        got = f"dtype {x.dtype} and shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
+        raise ValueError(f"{what}: expected a uint8 tensor of images of shape (B, H, W, 3) (channels last, "
+                         f"like CIFAR10Data's arrays), got {got}")
+    return x
+
+def _rand_kw(x: torch.Tensor, generator) -> dict:
+    "Keyword arguments that make torch's random functions draw on `x`'s device from `generator` (None: torch's default)."
+    if generator is not None and generator.device.type != x.device.type:
+        raise ValueError(f"generator: expected a torch.Generator on the images' device ({x.device}), got one on "
+                         f"{generator.device}; make it with torch.Generator(device=x.device)")
+    return dict(generator=generator, device=x.device)
+
+# %% ../nbs/00_transforms.ipynb #e34c8621
+def batch_crop(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Random crop of each uint8 (B, H, W, 3) image back to H x W after reflect-padding by `pad`: offsets 0..2*`pad`, uniform."
+    B, H, W, _ = _check_batch(x).shape
+    if pad == 0: return x
+    off = torch.randint(0, 2 * pad + 1, (B, 2), **_rand_kw(x, generator))  # (dy, dx) of each crop in the padded image
+    rows = reflect_index(H, pad, x.device)[off[:, :1] + torch.arange(H, device=x.device)]  # (B, H) source row of each output row
+    cols = reflect_index(W, pad, x.device)[off[:, 1:] + torch.arange(W, device=x.device)]  # (B, W) source column
+    # x[b, rows[b, i], cols[b, j]] for every b, i, j, as one index into the B*H*W pixels (faster than three index tensors)
+    pixel = (torch.arange(B, device=x.device)[:, None, None] * H + rows[:, :, None]) * W + cols[:, None, :]
+    return x.reshape(-1, x.shape[-1])[pixel]
+
+def batch_flip(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Mirror each uint8 (B, H, W, 3) image left-right with probability `p`."
+    _check_batch(x)
+    if not 0 <= p <= 1: raise ValueError(f"flip_p: expected a probability 0 <= p <= 1, got {p}")
+    if p == 0: return x
+    flip = torch.rand(len(x), **_rand_kw(x, generator)) < p
+    return torch.where(flip[:, None, None, None], x.flip(2), x)
+
+def batch_cutout(x: torch.Tensor, size: int = 8, fill=None, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Paint one `size`x`size` square of `fill` (default `mean_fill()`) fully inside each uint8 (B, H, W, 3) image; corners uniform."
+    B, H, W, C = _check_batch(x).shape
+    if size == 0: return x
+    if not 0 < size <= min(H, W): raise ValueError(f"cutout: expected a hole size 0..{min(H, W)} (0: no hole), got {size}")
+    fill = tuple(mean_fill() if fill is None else fill)
+    if len(fill) != C or not all(0 <= v <= 255 for v in fill):
+        raise ValueError(f"fill: expected one 0..255 value per channel ({C}), got {fill}")
+    kw = _rand_kw(x, generator)
+    y0, x0 = torch.randint(0, H - size + 1, (B, 1), **kw), torch.randint(0, W - size + 1, (B, 1), **kw)
+    i, j = torch.arange(H, device=x.device), torch.arange(W, device=x.device)
+    hole = ((i >= y0) & (i < y0 + size))[:, :, None] & ((j >= x0) & (j < x0 + size))[:, None, :]  # (B, H, W)
+    out = x.clone()
+    for c, v in enumerate(fill): out[..., c].masked_fill_(hole, int(v))  # a loop over the 3 channels, not the images
+    return out
+
+# %% ../nbs/00_transforms.ipynb #7493493f
+def normalize_batch(x: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, channels_last: bool = False) -> torch.Tensor:
+    "uint8 (B, H, W, 3) images → float32 (B, 3, H, W), `(x/255 - mean) / std`; in channels_last memory format if asked."
+    _check_batch(x)
+    m = torch.tensor(mean, dtype=torch.float32, device=x.device)[:, None, None] * 255
+    s = 1 / (torch.tensor(std, dtype=torch.float32, device=x.device)[:, None, None] * 255)
+    B, H, W, C = x.shape
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    out = torch.empty((B, C, H, W), dtype=torch.float32, device=x.device, memory_format=fmt)
+    out.copy_(x.permute(0, 3, 1, 2))  # one pass converts to float and lays the pixels out as asked
+    return out.sub_(m).mul_(s)
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4, flip_p: float = 0.5,
+                  cutout: int = 8, mean=CIFAR10_MEAN, std=CIFAR10_STD, normalize: bool = True,
+                  channels_last: bool = False) -> torch.Tensor:
+    "`train_transforms` for a whole uint8 (B, H, W, 3) batch: crop, flip, CutOut, normalise (`normalize=False`: the uint8 images)."
+    x = batch_cutout(batch_flip(batch_crop(x, pad, generator), flip_p, generator), cutout, mean_fill(mean), generator)
+    return normalize_batch(x, mean, std, channels_last) if normalize else x
+
+# %% ../nbs/00_transforms.ipynb #cd6b5e61
+def _check_labels(labels, n: int, what: str = "labels") -> np.ndarray:
+    "Return `labels` as int64, or raise a ValueError unless they are `n` non-negative integers."
+    labels = np.asarray(labels)
+    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{what}: expected one int label per image, an integer array of shape ({n},), "
+                         f"got dtype {labels.dtype} and shape {labels.shape}")
+    if n and labels.min() < 0: raise ValueError(f"{what}: expected class indices >= 0, got {labels.min()}")
+    return labels.astype(np.int64)
+
+# %% ../nbs/00_transforms.ipynb #24bf6a0a
+class DeviceLoader:
+    "A split held on `device` as one uint8 tensor, shuffled and augmented a whole batch at a time there; iterate it like a DataLoader."
+    def __init__(self, images, labels, batch_size: int = 512, train: bool = True, device='cpu', mean=CIFAR10_MEAN,
+                 std=CIFAR10_STD, pad: int = 4, flip_p: float = 0.5, cutout: int = 8, shuffle: bool | None = None,
+                 drop_last: bool = False, seed: int | None = None, channels_last: bool = False):
+        images = _check_images(images)
+        labels = _check_labels(labels, len(images))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        reflect_index(32, pad)                                                # pad: 0 <= pad < 32
+        if not 0 <= flip_p <= 1: raise ValueError(f"flip_p: expected a probability 0 <= p <= 1, got {flip_p}")
+        if not 0 <= cutout <= 32: raise ValueError(f"cutout: expected a hole size 0..32 (0: no hole), got {cutout}")
+        self.device = torch.device(device)
+        self.images = torch.tensor(images, device=self.device)  # the whole split, copied to the device once
+        self.labels = torch.tensor(labels, device=self.device)
+        self.batch_size, self.train, self.drop_last, self.channels_last = batch_size, train, drop_last, channels_last
+        self.shuffle = train if shuffle is None else shuffle
+        self.aug = dict(pad=pad, flip_p=flip_p, cutout=cutout, mean=mean, std=std, channels_last=channels_last)
+        self.generator = torch.Generator(device=self.device)
+        if seed is None: self.generator.seed()
+        else: self.generator.manual_seed(seed)
+        self.epochs = 0  # epochs completed
+
+    def __len__(self) -> int:
+        "Batches per epoch."
+        n, bs = len(self.labels), self.batch_size
+        return n // bs if self.drop_last else -(-n // bs)
+
+    def __iter__(self):
+        "One epoch of (x float32 (B, 3, 32, 32), y int64 (B,)) batches on the device."
+        n, bs = len(self.labels), self.batch_size
+        order = (torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle
+                 else torch.arange(n, device=self.device))
+        for i in range(len(self)):
+            idx = order[i * bs:(i + 1) * bs]
+            x = self.images[idx]
+            if self.train: x = augment_batch(x, self.generator, **self.aug)
+            else: x = normalize_batch(x, self.aug['mean'], self.aug['std'], self.channels_last)
+            yield x, self.labels[idx]
+        self.epochs += 1
+
+    def state_dict(self) -> dict:
+        "The random generator's state (and the epochs completed): save it between epochs to resume the same batches."
+        return {'generator': self.generator.get_state(), 'epochs': self.epochs}
+
+    def load_state_dict(self, sd: dict):
+        "Restore what `state_dict` returned: the next epoch draws what it would have drawn then."
+        if not isinstance(sd, dict) or 'generator' not in sd:
+            raise ValueError(f"expected the dict that DeviceLoader.state_dict() returns, with a 'generator' key, got {sd!r:.80}")
+        try: self.generator.set_state(sd['generator'].cpu())
+        except RuntimeError as e:
+            raise ValueError(f"the generator state does not fit this loader's generator on {self.device} "
+                             f"(was it saved from a loader on another kind of device?): {e}") from e
+        self.epochs = sd.get('epochs', 0)
+
+    def __repr__(self):
+        return (f"DeviceLoader({len(self.labels)} images on {self.device}, batch_size={self.batch_size}, "
+                f"train={self.train}, {len(self)} batches)")
