@@ -4,6 +4,7 @@ In one run, on one machine, same model (CustomResNet), same batch size (512), sa
 `--steps` training steps after `--warmup` steps:
 
   (a) usual    : torchvision-style Dataset + albumentations per image + DataLoader(default_workers()) + fp32, NCHW
+  (a') usual-cl: the same data pipeline with (b)'s precision and layout: how much of b/a is the data path
   (b) fast     : DeviceLoader (whole split on the device, batched crop/flip/cutout there) + the Trainer's defaults
                  (precision 'auto', channels_last)
   (c) ceiling  : the model step alone, with (b)'s precision and layout, on one fixed random batch already on the device
@@ -28,7 +29,8 @@ from custom_resnet_nbdev.transforms import (CIFAR10Data, DeviceLoader, cifar10_l
 from custom_resnet_nbdev.custom_resnet import CustomResNet
 from custom_resnet_nbdev.train import make_optimizer, resolve_device, resolve_precision, train_step
 
-CONFIGS = ('usual', 'fast', 'ceiling')
+CONFIGS = ('usual', 'usual_cl', 'fast', 'ceiling')
+LABELS = dict(usual='(a) usual', usual_cl="(a') usual, fast step", fast='(b) fast', ceiling='(c) ceiling')
 
 
 def _data(path, n):
@@ -45,12 +47,12 @@ def run_one(name, a) -> dict:
     "Time `a.steps` training steps of configuration `name` after `a.warmup` steps."
     torch.manual_seed(0)
     dev = resolve_device(a.device)
-    fast = name != 'usual'
+    fast = name != 'usual'  # usual_cl, fast, ceiling: the Trainer's default precision and layout
     precision = resolve_precision('auto', dev) if fast else 'fp32'
     cl = fast
     n_steps = a.warmup + a.steps
     x, y = _data(a.data, n_steps * a.batch_size)
-    if name == 'usual':
+    if name in ('usual', 'usual_cl'):
         loader, _ = cifar10_loaders(CIFAR10Data(x, y, None, None, tuple(range(10))), a.batch_size, seed=0)
     elif name == 'fast':
         loader = DeviceLoader(x, y, a.batch_size, train=True, device=dev, seed=0, channels_last=cl)
@@ -125,10 +127,10 @@ def main(argv=None):
           f"{os.cpu_count()} CPU cores ({cpu}), load avg {load:.1f} | torch {torch.__version__}")
     print(f"| config | data pipeline | precision | layout | images/s | peak memory (MiB) |")
     print(f"|---|---|---|---|---:|---:|")
-    what = dict(usual='albumentations + DataLoader', fast='DeviceLoader (batched, on device)', ceiling='none (fixed batch)')
+    what = dict(usual='albumentations + DataLoader', usual_cl='albumentations + DataLoader', fast='DeviceLoader (batched, on device)', ceiling='none (fixed batch)')
     for k in a.configs.split(','):
         r = rows[k]
-        print(f"| ({'abc'[CONFIGS.index(k)]}) {k} | {what[k]} | {r['precision']} | {'channels_last' if r['channels_last'] else 'NCHW'} | {r['img_s']:.1f} | {r['peak_mib']:.0f} |")
+        print(f"| {LABELS[k]} | {what[k]} | {r['precision']} | {'channels_last' if r['channels_last'] else 'NCHW'} | {r['img_s']:.1f} | {r['peak_mib']:.0f} |")
     if all(k in rows for k in CONFIGS):
         print(f"\nb/a (fast path vs usual pipeline): {rows['fast']['img_s'] / rows['usual']['img_s']:.2f}x"
               f" | b/c (fast path as a fraction of the model-step ceiling): {rows['fast']['img_s'] / rows['ceiling']['img_s']:.0%}")

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'resolve_device', 'cpu_has_bf16', 'resolve_precision', 'autocast', 'TrainConfig',
            'seed_everything', 'epoch_seed', 'seed_loader', 'CheckpointError', 'atomic_save', 'load_checkpoint',
-           'model_from_checkpoint', 'evaluate', 'make_optimizer', 'train_step', 'Trainer', 'save_checkpoint',
-           'history_dict', 'save_model', 'resume', 'plot_history', 'plot_confusion', 'show_misclassified',
-           'split_holdout', 'main']
+           'data_fingerprint', 'model_from_checkpoint', 'evaluate', 'make_optimizer', 'train_step', 'Trainer',
+           'save_checkpoint', 'history_dict', 'save_model', 'resume', 'plot_history', 'plot_confusion',
+           'show_misclassified', 'split_holdout', 'main']
 
-# %% ../nbs/04_train.ipynb #6d8f9f9a
+# %% ../nbs/04_train.ipynb #a4877694
 import argparse, contextlib, copy, json, math, os, random, signal, sys, tempfile, time
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
@@ -25,7 +25,7 @@ from .custom_resnet import CustomResNet
 from .lr_finder import find_lr, LRRangeResult
 from .onecycle import one_cycle
 
-# %% ../nbs/04_train.ipynb #ad323fa7
+# %% ../nbs/04_train.ipynb #da88c517
 def resolve_device(device: str = 'auto') -> torch.device:
     "'auto' → CUDA if present, else MPS if present, else CPU; or the named device, if it is available."
     device = str(device)
@@ -64,7 +64,7 @@ def autocast(device: torch.device, precision: str):
     if precision == 'fp32': return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == 'bf16' else torch.float16)
 
-# %% ../nbs/04_train.ipynb #719535f9
+# %% ../nbs/04_train.ipynb #51255fc6
 @dataclass
 class TrainConfig:
     "Everything that defines a training run (saved in every checkpoint)."
@@ -105,7 +105,7 @@ class TrainConfig:
         need(self.lr_finder_iters >= 10, f"lr_finder_iters must be at least 10, got {self.lr_finder_iters}")
         return self
 
-# %% ../nbs/04_train.ipynb #c2ac7597
+# %% ../nbs/04_train.ipynb #04cd92ff
 def seed_everything(seed: int):
     "Seed Python, NumPy and PyTorch (CPU and CUDA)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
@@ -127,7 +127,7 @@ def seed_loader(loader, seed: int):
     tfm = getattr(loader.dataset, 'transform', None)
     if loader.num_workers == 0 and hasattr(tfm, 'set_random_seed'): tfm.set_random_seed(seed)
 
-# %% ../nbs/04_train.ipynb #c822618e
+# %% ../nbs/04_train.ipynb #c370041f
 CHECKPOINT_FORMAT = 'custom_resnet_nbdev/1'
 
 class CheckpointError(ValueError):
@@ -160,6 +160,13 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f"{path} holds a {ck.get('arch')!r} model, not a CustomResNet")
     return ck
 
+def data_fingerprint(data: CIFAR10Data) -> str:
+    "A short hash of the training images and labels: a run resumes only on the data it started on."
+    import hashlib
+    h = hashlib.sha1(np.ascontiguousarray(data.x_train).tobytes()); h.update(np.asarray(data.y_train, np.int64).tobytes())
+    if data.y_test is not None: h.update(np.asarray(data.y_test, np.int64).tobytes())
+    return h.hexdigest()[:16]
+
 def model_from_checkpoint(ck: dict) -> CustomResNet:
     "Rebuild the `CustomResNet` saved in checkpoint dict `ck`."
     model = CustomResNet(**ck['model_config'])
@@ -167,7 +174,7 @@ def model_from_checkpoint(ck: dict) -> CustomResNet:
     except RuntimeError as e: raise CheckpointError(f"the checkpoint's weights do not fit a CustomResNet: {str(e).splitlines()[0]}") from None
     return model
 
-# %% ../nbs/04_train.ipynb #66ed4b36
+# %% ../nbs/04_train.ipynb #8349713e
 @torch.no_grad()
 def evaluate(model, loader, device=None, precision: str = 'fp32', channels_last: bool = False, tta: bool = False,
              num_classes: int | None = None) -> dict:
@@ -193,7 +200,7 @@ def evaluate(model, loader, device=None, precision: str = 'fp32', channels_last:
     return dict(loss=loss_sum / len(targets), acc=float((preds == targets).mean()), per_class_acc=per_class,
                 confusion=cm.tolist(), preds=preds, targets=targets)
 
-# %% ../nbs/04_train.ipynb #c96286b9
+# %% ../nbs/04_train.ipynb #d5567365
 def make_optimizer(model: nn.Module, name: str = 'adam', lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9):
     "Adam (the assignment's default) or SGD with Nesterov momentum (Page's), over all of `model`'s parameters."
     if name == 'adam': return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -218,7 +225,7 @@ def _tqdm(it, quiet, **kw):
     from tqdm.auto import tqdm
     return tqdm(it, **kw)
 
-# %% ../nbs/04_train.ipynb #9485489f
+# %% ../nbs/04_train.ipynb #e2108fff
 class Trainer:
     "LR range test → One Cycle training of a `CustomResNet` on `data`, with checkpoints in `out_dir` after every epoch."
     def __init__(self, data: CIFAR10Data, cfg: TrainConfig | None = None, out_dir=None, quiet: bool = False, log=print):
@@ -323,7 +330,7 @@ class Trainer:
         return evaluate(self.model, loader or self.test_dl, self.device, self.precision, self.channels_last,
                         self.cfg.tta if tta is None else tta, num_classes=len(self.data.classes))
 
-# %% ../nbs/04_train.ipynb #7603500a
+# %% ../nbs/04_train.ipynb #3984f23a
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     "Inside: SIGTERM raises KeyboardInterrupt, so a `kill` stops training like Ctrl-C (the last checkpoint stays intact)."
@@ -354,7 +361,7 @@ def _checkpoint(self) -> dict:
                 model=_state_dict_cpu(self.model), optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                 scaler=self.scaler.state_dict(), epoch=self.epoch, history=self.history, config=asdict(self.cfg),
                 lr_min=self.lr_min, lr_max=self.lr_max, lr_range=self.lr_range.to_dict() if self.lr_range else None,
-                classes=list(self.data.classes), torch_rng=torch.get_rng_state())
+                classes=list(self.data.classes), data=data_fingerprint(self.data), torch_rng=torch.get_rng_state())
 Trainer._checkpoint = _checkpoint
 
 def save_checkpoint(self, path=None) -> Path:
@@ -389,6 +396,9 @@ def resume(cls, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, **ov
     cfg = TrainConfig(**{**ck['config'], **overrides})
     if tuple(ck['classes']) != tuple(data.classes):
         raise CheckpointError(f"the checkpoint was trained on classes {ck['classes']}, the data has {list(data.classes)}")
+    if ck.get('data') != data_fingerprint(data):
+        raise CheckpointError(f"the data differs from the data this run started on ({len(data.x_train)} training images now): "
+                              "resume with the same --data, --holdout and --train-per-class")
     self = cls(data, cfg, out_dir=out_dir, quiet=quiet, log=log)
     self.model.load_state_dict(ck['model'])
     self.lr_min, self.lr_max = ck['lr_min'], ck['lr_max']
@@ -402,7 +412,7 @@ def resume(cls, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, **ov
     return self
 Trainer.resume = resume
 
-# %% ../nbs/04_train.ipynb #19f16d2d
+# %% ../nbs/04_train.ipynb #126e5c3a
 def plot_history(history: dict, title: str | None = None):
     "Loss and accuracy per epoch (train vs test) and the LR applied at every step."
     import matplotlib.pyplot as plt
@@ -444,7 +454,7 @@ def show_misclassified(images, targets, preds, classes, n: int = 20):
     wrong = np.nonzero(np.asarray(preds) != np.asarray(targets))[0][:n]
     return show_images(np.asarray(images)[wrong], titles=[f"{classes[targets[i]]}→{classes[preds[i]]}" for i in wrong], ncols=10)
 
-# %% ../nbs/04_train.ipynb #526a83da
+# %% ../nbs/04_train.ipynb #46ffff60
 def split_holdout(data: CIFAR10Data, holdout: int = 0, train_per_class: int | None = None) -> CIFAR10Data:
     "Take the last `holdout` images of each class as the test split; keep the first `train_per_class` of the rest for training."
     if holdout and data.x_test is not None:
@@ -462,7 +472,7 @@ def split_holdout(data: CIFAR10Data, holdout: int = 0, train_per_class: int | No
         return CIFAR10Data(x[tr], y[tr], x[te], y[te], data.classes)
     return CIFAR10Data(x[tr], y[tr], data.x_test, data.y_test, data.classes)
 
-# %% ../nbs/04_train.ipynb #267a9c82
+# %% ../nbs/04_train.ipynb #9c13402e
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='custom-resnet', description="Train and evaluate the custom ResNet (ResNet-9) on CIFAR-10.")
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -508,7 +518,7 @@ def _load_data(a) -> CIFAR10Data:
     if a.holdout or a.train_per_class: d = split_holdout(d, a.holdout, a.train_per_class)
     return d
 
-# %% ../nbs/04_train.ipynb #8f36bc96
+# %% ../nbs/04_train.ipynb #a7ab060a
 def _cmd_train(a, log):
     if a.epochs < 1: raise ValueError(f"--epochs must be a positive number of epochs, got {a.epochs}")
     out = Path(a.out)
