@@ -6,21 +6,21 @@
 __all__ = ['CHECKPOINT_FORMAT', 'resolve_device', 'cpu_has_bf16', 'resolve_precision', 'autocast', 'TrainConfig',
            'seed_everything', 'epoch_seed', 'seed_loader', 'CheckpointError', 'atomic_save', 'load_checkpoint',
            'data_fingerprint', 'model_from_checkpoint', 'evaluate', 'make_optimizer', 'train_step', 'Trainer',
-           'save_checkpoint', 'history_dict', 'save_model', 'resume', 'plot_history', 'plot_confusion',
-           'show_misclassified', 'split_holdout', 'main']
+           'plot_history', 'plot_confusion', 'show_misclassified', 'split_holdout', 'main']
 
 # %% ../nbs/04_train.ipynb #a4877694
-import argparse, contextlib, copy, json, math, os, random, signal, sys, tempfile, time
-from dataclasses import dataclass, asdict, field, fields
+import argparse, contextlib, json, os, random, signal, sys, tempfile, time
+from dataclasses import dataclass, asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from fastcore.basics import patch
 
-from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, cifar10_loaders, train_transforms,
-                                            test_transforms, load_cifar10, show_images, DeviceLoader)
+from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, cifar10_loaders, load_cifar10,
+                                            show_images, DeviceLoader)
 from .custom_resnet import CustomResNet
 from .lr_finder import find_lr, LRRangeResult
 from .onecycle import one_cycle
@@ -355,42 +355,42 @@ def _json_safe(o):
 @torch.no_grad()
 def _state_dict_cpu(model): return {k: v.detach().to('cpu', memory_format=torch.contiguous_format).clone() for k, v in model.state_dict().items()}
 
-def _checkpoint(self) -> dict:
+@patch
+def _checkpoint(self: Trainer) -> dict:
     return dict(format=CHECKPOINT_FORMAT, arch='CustomResNet',
                 model_config=dict(num_classes=self.model.num_classes, channels=list(self.model.channels)),
                 model=_state_dict_cpu(self.model), optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                 scaler=self.scaler.state_dict(), epoch=self.epoch, history=self.history, config=asdict(self.cfg),
                 lr_min=self.lr_min, lr_max=self.lr_max, lr_range=self.lr_range.to_dict() if self.lr_range else None,
                 classes=list(self.data.classes), data=data_fingerprint(self.data), torch_rng=torch.get_rng_state())
-Trainer._checkpoint = _checkpoint
 
-def save_checkpoint(self, path=None) -> Path:
+@patch
+def save_checkpoint(self: Trainer, path=None) -> Path:
     "Write the resumable checkpoint (default `out_dir/checkpoint.pt`) and `history.json`, atomically."
     path = Path(path) if path is not None else self.out_dir / 'checkpoint.pt'
     atomic_save(self._checkpoint(), path)
     atomic_save(json.dumps(_json_safe(self.history_dict()), indent=1), path.parent / 'history.json')
     return path
-Trainer.save_checkpoint = save_checkpoint
 
-def history_dict(self) -> dict:
+@patch
+def history_dict(self: Trainer) -> dict:
     "The history with the run's settings, as saved in history.json."
     return dict(config=asdict(self.cfg), device=str(self.device), precision=self.precision, channels_last=self.channels_last,
                 data_path=self.data_path, lr_min=getattr(self, 'lr_min', None), lr_max=getattr(self, 'lr_max', None),
                 n_train=len(self.data.x_train), n_test=None if self.data.x_test is None else len(self.data.x_test),
                 classes=list(self.data.classes), **self.history)
-Trainer.history_dict = history_dict
 
-def save_model(self, path=None) -> Path:
+@patch
+def save_model(self: Trainer, path=None) -> Path:
     "Write the final model (weights, configuration, class names, normalisation) to `path` (default `out_dir/model.pt`)."
     path = Path(path) if path is not None else self.out_dir / 'model.pt'
     ck = self._checkpoint()
     atomic_save({k: ck[k] for k in ('format', 'arch', 'model_config', 'model', 'classes', 'config', 'epoch')}
                 | dict(mean=list(CIFAR10_MEAN), std=list(CIFAR10_STD), final=self.history['epochs'][-1] if self.history['epochs'] else None), path)
     return path
-Trainer.save_model = save_model
 
-@classmethod
-def resume(cls, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, **overrides) -> 'Trainer':
+@patch(cls_method=True)
+def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, **overrides) -> 'Trainer':
     "Rebuild the trainer saved in `out_dir/checkpoint.pt`; `fit()` then continues where it stopped."
     ck = load_checkpoint(Path(out_dir) / 'checkpoint.pt')
     cfg = TrainConfig(**{**ck['config'], **overrides})
@@ -410,7 +410,6 @@ def resume(cls, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, **ov
     if ck['lr_range']: self.lr_range = LRRangeResult(**ck['lr_range'])
     log(f"resumed from {Path(out_dir) / 'checkpoint.pt'}: {self.epoch}/{cfg.epochs} epochs done, next LR {self.opt.param_groups[0]['lr']:.3g}")
     return self
-Trainer.resume = resume
 
 # %% ../nbs/04_train.ipynb #126e5c3a
 def plot_history(history: dict, title: str | None = None):
