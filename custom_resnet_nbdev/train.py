@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from fastcore.basics import patch
 
 from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, cifar10_loaders, load_cifar10,
@@ -113,12 +112,6 @@ def seed_everything(seed: int):
 def epoch_seed(seed: int, epoch: int) -> int:
     "The seed of epoch `epoch`'s shuffle and augmentation draws."
     return (seed * 1_000_003 + epoch * 7_919 + 17) % 2**31
-
-def _reseed_worker(worker_id: int):
-    "DataLoader worker init: seed the dataset's albumentations transform from the worker's torch seed."
-    info = torch.utils.data.get_worker_info()
-    tfm = getattr(info.dataset, 'transform', None)
-    if hasattr(tfm, 'set_random_seed'): tfm.set_random_seed(torch.initial_seed() % 2**31)
 
 def seed_loader(loader, seed: int):
     "Make the next pass over `loader` (a DataLoader of the albumentations path, or a `DeviceLoader`) a function of `seed`."
@@ -252,11 +245,7 @@ class Trainer:
             tr = DeviceLoader(d.x_train, d.y_train, cfg.batch_size, train=True, device=self.device, seed=cfg.seed, channels_last=self.channels_last)
             te = None if d.x_test is None else DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False, device=self.device, channels_last=self.channels_last)
             return tr, te
-        tr, te = cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed)
-        if tr.num_workers > 0:  # re-create workers every epoch (reseeded from the loader's generator), so epochs are reproducible
-            tr = DataLoader(tr.dataset, batch_size=cfg.batch_size, shuffle=True, num_workers=tr.num_workers, generator=tr.generator,
-                            worker_init_fn=_reseed_worker, pin_memory=tr.pin_memory, persistent_workers=False)
-        return tr, te
+        return cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed)  # reseeding workers: reproducible
 
     @property
     def steps_per_epoch(self) -> int: return len(self.train_dl)

@@ -36,6 +36,15 @@ def _check_images(images, what="images") -> np.ndarray:
                          f"channels last), got dtype {images.dtype} and shape {tuple(images.shape)}")
     return images
 
+def _check_labels(labels, n: int, what: str = "labels") -> np.ndarray:
+    "Return `labels` as int64, or raise a ValueError unless they are `n` non-negative integers."
+    labels = np.asarray(labels)
+    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{what}: expected one int label per image, an integer array of shape ({n},), "
+                         f"got dtype {labels.dtype} and shape {labels.shape}")
+    if n and labels.min() < 0: raise ValueError(f"{what}: expected class indices >= 0, got {labels.min()}")
+    return labels.astype(np.int64)
+
 # %% ../nbs/00_transforms.ipynb #fc05351c
 def channel_stats(images, chunk: int = 5000) -> tuple[tuple[float, ...], tuple[float, ...]]:
     "Per-channel mean and std (0..1 scale) of uint8 `images` of shape (N, 32, 32, 3), over every pixel."
@@ -218,9 +227,7 @@ class CIFAR10Dataset(Dataset):
     "uint8 (N, 32, 32, 3) images and int labels as a Dataset; `transform` is an albumentations transform (None: the raw uint8 image)."
     def __init__(self, images, labels, transform=None):
         self.images = _check_images(images)
-        self.labels = np.asarray(labels).astype(np.int64)
-        if self.labels.shape != (len(self.images),):
-            raise ValueError(f"labels: expected one int label per image, shape ({len(self.images)},), got {self.labels.shape}")
+        self.labels = _check_labels(labels, len(self.images))
         self.transform = transform
 
     def __len__(self): return len(self.images)
@@ -236,6 +243,11 @@ def default_workers() -> int:
     n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return max(1, min(n, 8))
 
+def _reseed_worker(worker_id: int):
+    "DataLoader worker init: seed the dataset's albumentations transform from the worker's torch seed."
+    tfm = getattr(torch.utils.data.get_worker_info().dataset, 'transform', None)
+    if hasattr(tfm, 'set_random_seed'): tfm.set_random_seed(torch.initial_seed() % 2**31)
+
 def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int | None = None,
                     train_tfms=None, test_tfms=None, seed: int | None = None, drop_last: bool = False):
     "(train, test) DataLoaders over `data` with the albumentations transforms; test is None without a test split."
@@ -244,7 +256,10 @@ def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int |
     kw = dict(batch_size=batch_size, num_workers=nw, pin_memory=torch.cuda.is_available(), persistent_workers=nw > 0)
     g = torch.Generator().manual_seed(seed) if seed is not None else None
     train_ds = CIFAR10Dataset(data.x_train, data.y_train, train_tfms or train_transforms())
-    train_dl = DataLoader(train_ds, shuffle=True, drop_last=drop_last, generator=g, **kw)
+    # training workers are started afresh each epoch and seed their transform from the loader's generator:
+    # with `seed`, every epoch's shuffle and augmentation draws are reproducible
+    train_dl = DataLoader(train_ds, shuffle=True, drop_last=drop_last, generator=g, worker_init_fn=_reseed_worker,
+                          **(kw | dict(persistent_workers=False)))
     test_dl = None
     if data.x_test is not None:
         test_dl = DataLoader(CIFAR10Dataset(data.x_test, data.y_test, test_tfms or test_transforms()), shuffle=False, **kw)
@@ -328,16 +343,6 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad
     "`train_transforms` for a whole uint8 (B, H, W, 3) batch: crop, flip, CutOut, normalise (`normalize=False`: the uint8 images)."
     x = batch_cutout(batch_flip(batch_crop(x, pad, generator), flip_p, generator), cutout, mean_fill(mean), generator)
     return normalize_batch(x, mean, std, channels_last) if normalize else x
-
-# %% ../nbs/00_transforms.ipynb #cd6b5e61
-def _check_labels(labels, n: int, what: str = "labels") -> np.ndarray:
-    "Return `labels` as int64, or raise a ValueError unless they are `n` non-negative integers."
-    labels = np.asarray(labels)
-    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{what}: expected one int label per image, an integer array of shape ({n},), "
-                         f"got dtype {labels.dtype} and shape {labels.shape}")
-    if n and labels.min() < 0: raise ValueError(f"{what}: expected class indices >= 0, got {labels.min()}")
-    return labels.astype(np.int64)
 
 # %% ../nbs/00_transforms.ipynb #24bf6a0a
 class DeviceLoader:
