@@ -84,19 +84,16 @@ def run_one(name, a) -> dict:
 
 
 def data_only(a) -> list[dict]:
-    "Augmented images/s of the two data pipelines alone (no model), over the same number of batches."
+    "Augmented images/s of the two data pipelines alone (no model): bench_data.py's timing loop, over this run's batches."
+    from bench_data import albumentations_batches, time_batches  # benchmarks/ is on sys.path when this file runs
     dev = resolve_device(a.device)
-    n_b = a.warmup + a.steps
-    x, y = _data(a.data, n_b * a.batch_size)
+    x, y = _data(a.data, (a.warmup + a.steps) * a.batch_size)
     rows = []
-    for name, make in [('albumentations DataLoader', lambda: cifar10_loaders(CIFAR10Data(x, y, None, None, tuple(range(10))), a.batch_size, seed=0)[0]),
-                       (f'DeviceLoader ({dev.type})', lambda: DeviceLoader(x, y, a.batch_size, train=True, device=dev, seed=0, channels_last=True))]:
-        it = iter(make())
-        for _ in range(a.warmup): xb, yb = next(it); xb.to(dev)
-        _sync(dev); t0 = time.perf_counter()
-        for _ in range(a.steps): xb, yb = next(it); xb = xb.to(dev)
-        _sync(dev)
-        rows.append(dict(pipeline=name, img_s=a.steps * a.batch_size / (time.perf_counter() - t0)))
+    for name, batches in [('albumentations DataLoader', albumentations_batches(x, y, a.batch_size, default_workers(), 0, dev)),
+                          (f'DeviceLoader ({dev.type})', DeviceLoader(x, y, a.batch_size, train=True, device=dev, seed=0,
+                                                                      channels_last=True, drop_last=True))]:
+        secs, n = time_batches(batches, a.warmup, a.steps, dev)
+        rows.append(dict(pipeline=name, img_s=n / secs))
     return rows
 
 

@@ -92,15 +92,28 @@ def _decode(f: Path) -> np.ndarray:
     return a
 
 # %% ../nbs/00_transforms.ipynb #0880be4a
-def _atomic_save_npz(path: Path, **arrays):
-    "Write `arrays` to `path` through a temporary file in the same folder, then rename: never a half-written file."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
+def _umask() -> int:
+    try: return int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('Umask:')), 8)
+    except (OSError, StopIteration, ValueError):  # not Linux: read it by setting it (and back)
+        m = os.umask(0o022); os.umask(m); return m
+
+def _atomic_write(path, write) -> Path:
+    "Call `write(file)` on a temporary file next to `path`, then rename it to `path`: never a half-written file there."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'wb') as fh: np.savez(fh, **arrays)
+        with os.fdopen(fd, 'wb') as f:
+            write(f); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # the permissions of a file made by open(), not mkstemp's owner-only 0o600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
+    return path
+
+def _atomic_save_npz(path: Path, **arrays):
+    "Write `arrays` to `path` atomically (`_atomic_write`)."
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 def load_image_folder(split_dir, classes=None, cache: bool = True) -> tuple[np.ndarray, np.ndarray, tuple]:
     "Images and labels from `split_dir/<class>/*.png|jpg`, decoded once and cached next to the images."

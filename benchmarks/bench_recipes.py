@@ -1,0 +1,115 @@
+"""Training recipes compared on held-out CIFAR-10 images (issue 7): run each recipe x seed with `custom-resnet train`,
+then print one table.
+
+The protocol (the default here): train on images 0000-0499 of each class (`--train-per-class 500`), validate on
+images 4500-4999 of each class (`--holdout 500`, never trained on), 24 epochs, batch 512, the LR range test
+included unless a recipe fixes the LRs. `--train-per-class 4500` gives the full run (45,000 training images).
+`--data` is a folder holding train/<class>/*.jpg, e.g. the development data's cifar10-jpeg-train.tar.gz
+extracted to /tmp/cifar10.
+
+Each run goes to RUNS/<recipe>_s<seed>. A finished run (its history.json holds the final evaluation) is not run
+again; an unfinished one is continued with `--resume`, so the script can be stopped and started at will. Runs go
+one at a time: each uses every core. A run made with different settings than its recipe's (say, from an older
+version of the defaults) is reported as a mismatch instead of being mixed into the table.
+
+    python benchmarks/bench_recipes.py --data /tmp/cifar10 --runs runs/p5k --recipes default --seeds 0 1
+    python benchmarks/bench_recipes.py --runs runs/p5k --table      # only print the table of what is there
+"""
+import argparse, json, subprocess, sys, time
+from pathlib import Path
+
+from custom_resnet_nbdev.train import TrainConfig, _parser, run_summary, runs_table
+
+# name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
+# still means the same run when the defaults change; 'default' is whatever the installed package does.
+RECIPES = {
+    'default': [],
+    'adam': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0'],
+    'adam_ls0.2': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0.2'],
+    'sgd': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0'],
+    'sgd_ls0.2': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2'],
+    # David Page's optimiser and LRs: SGD-Nesterov, wd 5e-4, peak LR 0.4 (here ending at 0.4/25: no annihilation)
+    'page': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-max', '0.4', '--lr-min', '0.016'],
+}
+COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch')
+
+
+def recipe_config(name: str) -> dict:
+    "The TrainConfig fields that `custom-resnet train` would use for recipe `name`."
+    a = _parser().parse_args(['train', *RECIPES[name]])
+    c = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, lr_min=a.lr_min, lr_max=a.lr_max,
+                    peak_epoch=a.peak_epoch, weight_decay=a.weight_decay, label_smoothing=a.label_smoothing)
+    return {k: getattr(c, k) for k in COMPARED}
+
+
+def mismatch(name: str, config: dict) -> list[str]:
+    "The settings in which a run's saved `config` differs from recipe `name` (empty: it is that recipe)."
+    want = recipe_config(name)
+    return [f"{k}={config.get(k)!r} (recipe: {want[k]!r})" for k in COMPARED if config.get(k) != want[k]]
+
+
+def is_default(name: str) -> bool:
+    "Does recipe `name` train exactly as the package's defaults do?"
+    d = TrainConfig()
+    return all(getattr(d, k) == v for k, v in recipe_config(name).items())
+
+
+def run_one(data: str, out: Path, name: str, seed: int, train_per_class: int, holdout: int) -> int:
+    "Run (or resume) one recipe x seed; returns the exit status of `custom-resnet train`."
+    if finished(out):
+        print(f"{out}: finished, not run again", flush=True); return 0
+    cmd = ['custom-resnet', 'train', '--data', data, '--train-per-class', str(train_per_class), '--holdout', str(holdout),
+           '--seed', str(seed), '--out', str(out), '--quiet', *RECIPES[name]]
+    if (out / 'checkpoint.pt').exists(): cmd.append('--resume')
+    print('$ ' + ' '.join(cmd), flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f"{out.name}.log", 'a') as log:
+        t0 = time.time()
+        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+        log.write(f"[bench_recipes] exit {code} after {time.time() - t0:.0f} s wall\n")
+    return code
+
+
+def finished(run: Path) -> dict | None:
+    "A run folder's history, if the run has finished (all epochs and the final evaluation)."
+    h = json.loads((run / 'history.json').read_text()) if (run / 'history.json').exists() else None
+    return h if h and 'final' in h and len(h['epochs']) == h['config']['epochs'] else None
+
+
+def table(runs_dir: Path) -> str:
+    "The Markdown tables of the finished runs in `runs_dir` (folders <recipe>_s<seed>), grouped by recipe."
+    groups, notes = {}, []
+    for p in sorted(runs_dir.glob('*_s[0-9]*')):
+        if not p.is_dir() or (h := finished(p)) is None: continue
+        name = p.name.rsplit('_s', 1)[0]
+        bad = mismatch(name, h['config']) if name in RECIPES else ['not a recipe of this script']
+        if bad: notes.append(f"not counted: {p.name} differs from its recipe: {'; '.join(bad)}"); continue
+        groups.setdefault(name + (' (the default)' if is_default(name) else ''), []).append(h)
+    if not groups: return f"no finished runs in {runs_dir}" + ''.join('\n' + n for n in notes)
+    h0 = next(iter(groups.values()))[0]
+    head = (f"{runs_dir}: {h0['n_train']:,} training images, {h0['n_test']:,} validation images, "
+            f"{h0['config']['epochs']} epochs at batch {h0['config']['batch_size']}; {run_summary(h0)['hardware']}, torch {h0.get('torch', '?')}\n")
+    return head + '\n' + runs_table(groups) + ''.join('\n\n' + n for n in notes)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--data', default='/tmp/cifar10', help="image-folder root with train/<class>/ (default: /tmp/cifar10)")
+    p.add_argument('--runs', default='runs/p5k', help="one folder per recipe x seed goes here (default: runs/p5k)")
+    p.add_argument('--recipes', nargs='+', default=['default'], choices=sorted(RECIPES))
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    p.add_argument('--train-per-class', type=int, default=500)
+    p.add_argument('--holdout', type=int, default=500)
+    p.add_argument('--table', action='store_true', help="run nothing, print the table of the finished runs")
+    a = p.parse_args(argv)
+    runs = Path(a.runs)
+    if not a.table:
+        for name in a.recipes:
+            for seed in a.seeds:
+                code = run_one(a.data, runs / f"{name}_s{seed}", name, seed, a.train_per_class, a.holdout)
+                if code: print(f"{name}_s{seed}: custom-resnet train exited with {code}; see {runs / f'{name}_s{seed}.log'}"); return code
+    print(table(runs))
+    return 0
+
+
+if __name__ == '__main__': sys.exit(main())
