@@ -28,7 +28,8 @@ RECIPES = {
     'adam_ls0.2': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0.2'],
     'sgd': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0'],
     'sgd_ls0.2': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2'],
-    # David Page's optimiser and LRs: SGD-Nesterov, wd 5e-4, peak LR 0.4 (here ending at 0.4/25: no annihilation)
+    # David Page's optimiser and LRs: SGD-Nesterov, wd 5e-4, peak LR 0.4 (here ending at 0.4/25: no annihilation).
+    # It diverged in epoch 1 here (benchmarks/RESULTS.md): Page's net scales its logits by 0.125, this one does not.
     'page': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-max', '0.4', '--lr-min', '0.016'],
 }
 COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch')
