@@ -27,7 +27,7 @@ from torch import nn
 from custom_resnet_nbdev.transforms import (CIFAR10Data, DeviceLoader, cifar10_loaders, default_workers, load_cifar10,
                                             load_sample)
 from custom_resnet_nbdev.custom_resnet import CustomResNet
-from custom_resnet_nbdev.train import make_optimizer, resolve_device, resolve_precision, train_step
+from custom_resnet_nbdev.train import _hardware, make_optimizer, resolve_device, resolve_precision, train_step
 
 CONFIGS = ('usual', 'usual_cl', 'fast', 'ceiling')
 LABELS = dict(usual='(a) usual', usual_cl="(a') usual, fast step", fast='(b) fast', ceiling='(c) ceiling')
@@ -117,11 +117,10 @@ def main(argv=None):
         if r.returncode: sys.exit(f"{name} failed:\n{r.stderr}")
         rows[name] = json.loads(r.stdout.strip().splitlines()[-1])
     load = os.getloadavg()[0]
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?') if os.path.exists('/proc/cpuinfo') else '?'
     dev = rows[a.configs.split(',')[0]]['device']
-    gpu = f" | {torch.cuda.get_device_name()}" if dev.startswith('cuda') else ''
+    gpu = f" | {_hardware(torch.device(dev))}" if dev.startswith('cuda') else ''
     print(f"# bench_train: batch {a.batch_size}, {a.steps} timed steps after {a.warmup} warm-up | {dev}{gpu} | "
-          f"{os.cpu_count()} CPU cores ({cpu}), load avg {load:.1f} | torch {torch.__version__}")
+          f"{_hardware(torch.device('cpu'))}, load avg {load:.1f} | torch {torch.__version__}")
     print(f"| config | data pipeline | precision | layout | images/s | peak memory (MiB) |")
     print(f"|---|---|---|---|---:|---:|")
     what = dict(usual='albumentations + DataLoader', usual_cl='albumentations + DataLoader', fast='DeviceLoader (batched, on device)', ceiling='none (fixed batch)')

@@ -10,7 +10,7 @@ __all__ = ['DEFAULT_WEIGHT_DECAY', 'CHECKPOINT_FORMAT', 'resolve_device', 'cpu_h
            'split_holdout', 'main']
 
 # %% ../nbs/04_train.ipynb #a4877694
-import argparse, contextlib, json, os, random, signal, sys, tempfile, time
+import argparse, contextlib, json, os, random, signal, sys, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
