@@ -24,28 +24,34 @@ from custom_resnet_nbdev.train import TrainConfig, _parser, run_summary, runs_ta
 # still means the same run when the defaults change; 'default' is whatever the installed package does.
 RECIPES = {
     'default': [],
-    'adam': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0'],
-    'adam_ls0.2': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0.2'],
-    'sgd': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0'],
-    'sgd_ls0.2': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2'],
+    'adam': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0', '--lr-rule', 'minimum'],
+    'adam_ls0.2': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0.2', '--lr-rule', 'minimum'],
+    # LRMAX at the minimum of the centered (non-lagging) mean of the per-batch losses, not the EMA's minimum / 10
+    'adam_centered': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0', '--lr-rule', 'centered'],
+    'sgd': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-rule', 'minimum'],
+    'sgd_ls0.2': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'minimum'],
     # David Page's optimiser and LRs: SGD-Nesterov, wd 5e-4, peak LR 0.4 (here ending at 0.4/25: no annihilation).
     # It diverged in epoch 1 here (benchmarks/RESULTS.md): Page's net scales its logits by 0.125, this one does not.
     'page': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-max', '0.4', '--lr-min', '0.016'],
 }
-COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch')
+COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch',
+            'lr_rule', 'lr_max_div')
+BEFORE = dict(lr_rule='minimum', lr_max_div=None)  # what runs saved before these settings existed did
 
 
 def recipe_config(name: str) -> dict:
     "The TrainConfig fields that `custom-resnet train` would use for recipe `name`."
     a = _parser().parse_args(['train', *RECIPES[name]])
     c = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, lr_min=a.lr_min, lr_max=a.lr_max,
-                    peak_epoch=a.peak_epoch, weight_decay=a.weight_decay, label_smoothing=a.label_smoothing)
+                    peak_epoch=a.peak_epoch, weight_decay=a.weight_decay, label_smoothing=a.label_smoothing,
+                    lr_rule=a.lr_rule, lr_max_div=a.lr_max_div)
     return {k: getattr(c, k) for k in COMPARED}
 
 
 def mismatch(name: str, config: dict) -> list[str]:
     "The settings in which a run's saved `config` differs from recipe `name` (empty: it is that recipe)."
     want = recipe_config(name)
+    config = BEFORE | config
     return [f"{k}={config.get(k)!r} (recipe: {want[k]!r})" for k in COMPARED if config.get(k) != want[k]]
 
 

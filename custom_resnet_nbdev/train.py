@@ -22,7 +22,7 @@ from fastcore.basics import patch
 from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, cifar10_loaders, load_cifar10,
                                             show_images, DeviceLoader, _atomic_write)
 from .custom_resnet import CustomResNet
-from .lr_finder import find_lr, LRRangeResult
+from .lr_finder import find_lr, LRRangeResult, RULES, MIN_DIV
 from .onecycle import one_cycle
 
 # %% ../nbs/04_train.ipynb #da88c517
@@ -82,6 +82,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     tta: bool = True                   # flip test-time augmentation for the final evaluation (per-epoch curves: without)
     lr_finder_iters: int = 100
+    lr_rule: str = 'centered'          # how LRMAX is read off the range test: 'centered', 'minimum' or 'steepest'
+    lr_max_div: float | None = None    # LRMAX = the LR the rule points at / this (None: the rule's own, MIN_DIV)
     device: str = 'auto'
     precision: str = 'auto'
     channels_last: bool | None = None  # None: yes, except on MPS
@@ -108,6 +110,8 @@ class TrainConfig:
         need(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         need(self.data_path in ('auto', 'fast', 'albumentations'), f"data_path must be 'auto', 'fast' or 'albumentations', got {self.data_path!r}")
         need(self.lr_finder_iters >= 10, f"lr_finder_iters must be at least 10, got {self.lr_finder_iters}")
+        need(self.lr_rule in RULES, f"lr_rule must be one of {RULES}, got {self.lr_rule!r}")
+        need(self.lr_max_div is None or self.lr_max_div > 0, f"lr_max_div must be None or > 0, got {self.lr_max_div}")
         return self
 
 # %% ../nbs/04_train.ipynb #04cd92ff
@@ -253,6 +257,7 @@ class Trainer:
         amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.precision)
         self.lr_range = find_lr(self.model, self.train_dl, optimizer=self.opt, criterion=self.loss_fn,
                                 num_iter=num_iter or self.cfg.lr_finder_iters, device=self.device, amp_dtype=amp,
+                                rule=self.cfg.lr_rule, min_div=self.cfg.lr_max_div,
                                 channels_last=self.channels_last)
         return self.lr_range
 
@@ -533,6 +538,8 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument('--data-path', choices=('auto', 'fast', 'albumentations'), default='auto', help="batched on-device augmentation (fast) or per-image albumentations in DataLoader workers")
         q.add_argument('--seed', type=int, default=0)
         q.add_argument('--lr-finder-iters', type=int, default=TrainConfig.lr_finder_iters)
+        q.add_argument('--lr-rule', choices=RULES, default=TrainConfig.lr_rule, help=f"how LRMAX is read off the range test (default: {TrainConfig.lr_rule})")
+        q.add_argument('--lr-max-div', type=float, default=None, help="LRMAX = the LR the rule points at / this (default: the rule's own: " + ", ".join(f"{k} {v:g}" for k, v in MIN_DIV.items()) + ")")
         q.add_argument('--quiet', action='store_true', help="no progress bars")
     t = sub.add_parser('train', help="LR range test, then One Cycle training; writes model, checkpoint, history and plots to --out")
     data_args(t); run_args(t)
@@ -576,6 +583,7 @@ def _cmd_train(a, log):
         cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, lr_min=a.lr_min, lr_max=a.lr_max,
                           peak_epoch=a.peak_epoch, weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, tta=a.tta,
                           cycle_momentum=not a.no_cycle_momentum, lr_finder_iters=a.lr_finder_iters, device=a.device,
+                          lr_rule=a.lr_rule, lr_max_div=a.lr_max_div,
                           precision=a.precision, data_path=a.data_path, seed=a.seed)
         t = Trainer(data, cfg, out_dir=out, quiet=a.quiet, log=log)
         log(f"training on {len(data.x_train)} images" + (f", testing on {len(data.x_test)}" if data.x_test is not None else "")
@@ -617,7 +625,8 @@ def _cmd_evaluate(a, log):
 def _cmd_find_lr(a, log):
     data = _load_data(a)
     cfg = TrainConfig(batch_size=a.batch_size, optimizer=a.optimizer, weight_decay=a.weight_decay, device=a.device,
-                      precision=a.precision, data_path=a.data_path, seed=a.seed, lr_finder_iters=a.lr_finder_iters)
+                      precision=a.precision, data_path=a.data_path, seed=a.seed, lr_finder_iters=a.lr_finder_iters,
+                      lr_rule=a.lr_rule, lr_max_div=a.lr_max_div)
     t = Trainer(data, cfg, quiet=a.quiet, log=log)
     r = t.find_lr()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
