@@ -18,7 +18,7 @@ version of the defaults) is reported as a mismatch instead of being mixed into t
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 
-from custom_resnet_nbdev.train import TrainConfig, _parser, run_summary, runs_table
+from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig, _parser, run_summary, runs_table
 
 # name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
 # still means the same run when the defaults change; 'default' is whatever the installed package does.
@@ -36,7 +36,7 @@ RECIPES = {
 }
 COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch',
             'lr_rule', 'lr_max_div')
-BEFORE = dict(lr_rule='minimum', lr_max_div=None)  # what runs saved before these settings existed did
+BEFORE = LEGACY_CONFIG  # what runs saved before these settings existed did
 
 
 def recipe_config(name: str) -> dict:

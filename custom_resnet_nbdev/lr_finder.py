@@ -52,6 +52,16 @@ def centered_mean(lrs, losses, window: float = 0.75) -> np.ndarray:
     c = np.concatenate([[0.0], np.cumsum(y)])
     return (c[hi] - c[lo]) / (hi - lo)
 
+# Which losses each rule reads, decided here only: 'centered' averages the raw per-batch losses itself (no lag);
+# the other rules read the sweep's exponential moving average as torch-lr-finder records it.
+def _rule_input(rule, losses, raw_losses):
+    "The losses a sweep gives `rule`: the raw per-batch ones for 'centered', the EMA-smoothed ones otherwise."
+    return raw_losses if rule == 'centered' else losses
+
+def _rule_curve(rule, lrs, losses, window=0.75) -> np.ndarray:
+    "The curve `rule` looks for its point on, made from the losses it is given (`_rule_input`)."
+    return centered_mean(lrs, losses, window) if rule == 'centered' else np.asarray(losses, dtype=float)
+
 def _choose(lrs, losses, rule='minimum', div=25.0, min_div=None, skip_start=10, skip_end=5, window=0.75) -> dict:
     "LRMIN, LRMAX and the point of the curve they come from (the anchor), as a dict."
     _check_rule_args(rule, div, min_div, skip_start, skip_end, window)
@@ -64,7 +74,7 @@ def _choose(lrs, losses, rule='minimum', div=25.0, min_div=None, skip_start=10, 
         raise ValueError(f"need at least {need} finite points (skip_start={skip_start} + skip_end={skip_end} + 2) to choose "
                          f"an LR, got {len(lrs)}: run the sweep with num_iter >= {need}, or lower skip_start/skip_end, "
                          f"or (if it diverged early) a lower end_lr")
-    if rule == 'centered': losses = centered_mean(lrs, losses, window)  # this rule is given the raw per-batch losses
+    losses = _rule_curve(rule, lrs, losses, window)
     l, y = lrs[skip_start:len(lrs) - skip_end], losses[skip_start:len(lrs) - skip_end]
     i_min = int(np.argmin(y))
     if i_min == 0:
@@ -118,15 +128,14 @@ class LRRangeResult:
         keep = dict(rule=self.rule, div=self.div, skip_start=self.skip_start, skip_end=self.skip_end, window=self.window)
         if 'rule' not in rule_kwargs: keep['min_div'] = self.min_div  # a new rule brings its own divisor unless given
         rk = _rule_kwargs(keep | rule_kwargs)
-        c = _choose(self.lrs, self.raw_losses if rk['rule'] == 'centered' else self.losses, **rk)
+        c = _choose(self.lrs, _rule_input(rk['rule'], self.losses, self.raw_losses), **rk)
         return dataclasses.replace(self, lr_min=c['lr_min'], lr_max=c['lr_max'], anchor_lr=c['anchor_lr'], anchor_loss=c['anchor_loss'],
                                    **(rk | dict(min_div=c['min_div'])))
 
     @property
     def curve(self) -> np.ndarray:
         "The smoothed losses the rule read: the sweep's EMA, or for 'centered' the centered mean of the raw losses."
-        if self.rule == 'centered': return centered_mean(self.lrs, self.raw_losses, self.window)
-        return np.asarray(self.losses, dtype=float)
+        return _rule_curve(self.rule, self.lrs, _rule_input(self.rule, self.losses, self.raw_losses), self.window)
 
     def to_dict(self) -> dict:
         "The result as plain Python numbers and lists (JSON-serialisable)."
@@ -265,7 +274,7 @@ def find_lr(model: nn.Module, train_loader, optimizer=None, criterion=None, star
     lrs, losses = finite_prefix(finder.history['lr'], finder.history['loss'])
     raw = finder.raw_losses[:len(lrs)]
     diverged = finder.diverged_lr is not None or len(finder.history['lr']) < num_iter or len(lrs) < len(finder.history['lr'])
-    c = _choose(lrs, raw if rk['rule'] == 'centered' else losses, **rk)
+    c = _choose(lrs, _rule_input(rk['rule'], losses, raw), **rk)
     return LRRangeResult(lr_min=c['lr_min'], lr_max=c['lr_max'], lrs=lrs.tolist(), losses=losses.tolist(), raw_losses=list(raw),
                          anchor_lr=c['anchor_lr'], anchor_loss=c['anchor_loss'], diverged=bool(diverged),
                          diverged_lr=finder.diverged_lr, num_iter=num_iter, start_lr=start_lr, end_lr=end_lr,
