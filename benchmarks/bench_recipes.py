@@ -36,7 +36,6 @@ RECIPES = {
 }
 COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch',
             'lr_rule', 'lr_max_div')
-BEFORE = LEGACY_CONFIG  # what runs saved before these settings existed did
 
 
 def recipe_config(name: str) -> dict:
@@ -51,7 +50,7 @@ def recipe_config(name: str) -> dict:
 def mismatch(name: str, config: dict) -> list[str]:
     "The settings in which a run's saved `config` differs from recipe `name` (empty: it is that recipe)."
     want = recipe_config(name)
-    config = BEFORE | config
+    config = LEGACY_CONFIG | config  # a run saved before a setting existed did what LEGACY_CONFIG says
     return [f"{k}={config.get(k)!r} (recipe: {want[k]!r})" for k in COMPARED if config.get(k) != want[k]]
 
 
