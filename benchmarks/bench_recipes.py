@@ -18,7 +18,7 @@ version of the defaults) is reported as a mismatch instead of being mixed into t
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 
-from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig, _parser, run_summary, runs_table
+from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig, _config_from_args, _parser, run_summary, runs_table
 
 # name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
 # still means the same run when the defaults change; 'default' is whatever the installed package does.
@@ -40,10 +40,7 @@ COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 
 
 def recipe_config(name: str) -> dict:
     "The TrainConfig fields that `custom-resnet train` would use for recipe `name`."
-    a = _parser().parse_args(['train', *RECIPES[name]])
-    c = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, lr_min=a.lr_min, lr_max=a.lr_max,
-                    peak_epoch=a.peak_epoch, weight_decay=a.weight_decay, label_smoothing=a.label_smoothing,
-                    lr_rule=a.lr_rule, lr_max_div=a.lr_max_div)
+    c = _config_from_args(_parser().parse_args(['train', *RECIPES[name]]))
     return {k: getattr(c, k) for k in COMPARED}
 
 

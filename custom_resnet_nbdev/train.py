@@ -11,7 +11,7 @@ __all__ = ['DEFAULT_WEIGHT_DECAY', 'CHECKPOINT_FORMAT', 'LEGACY_CONFIG', 'resolv
 
 # %% ../nbs/04_train.ipynb #a4877694
 import argparse, contextlib, json, os, random, signal, sys, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -568,6 +568,15 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument('--out', default='runs/custom_resnet', help="where lr_finder.png goes")
     return p
 
+# TrainConfig fields that no option sets (left at their defaults); --no-cycle-momentum sets cycle_momentum
+_NO_OPTION = ('momentum', 'channels_last', 'num_workers')
+
+def _config_from_args(a) -> TrainConfig:
+    "The `TrainConfig` that parsed `custom-resnet` arguments ask for: each field from the option of its name (`--lr-max` → `lr_max`)."
+    kw = {f.name: getattr(a, f.name) for f in fields(TrainConfig) if hasattr(a, f.name)}
+    if hasattr(a, 'no_cycle_momentum'): kw['cycle_momentum'] = not a.no_cycle_momentum
+    return TrainConfig(**kw)
+
 def _load_data(a) -> CIFAR10Data:
     d = load_cifar10(a.data, download=not a.no_download)
     if a.holdout or a.train_per_class: d = split_holdout(d, a.holdout, a.train_per_class)
@@ -584,12 +593,7 @@ def _cmd_train(a, log):
     else:
         if (out / 'checkpoint.pt').exists():
             raise ValueError(f"{out} already holds a run's checkpoint: pass --resume to continue it, or choose another --out")
-        cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer, lr_min=a.lr_min, lr_max=a.lr_max,
-                          peak_epoch=a.peak_epoch, weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, tta=a.tta,
-                          cycle_momentum=not a.no_cycle_momentum, lr_finder_iters=a.lr_finder_iters, device=a.device,
-                          lr_rule=a.lr_rule, lr_max_div=a.lr_max_div,
-                          precision=a.precision, data_path=a.data_path, seed=a.seed)
-        t = Trainer(data, cfg, out_dir=out, quiet=a.quiet, log=log)
+        t = Trainer(data, _config_from_args(a), out_dir=out, quiet=a.quiet, log=log)
         log(f"training on {len(data.x_train)} images" + (f", testing on {len(data.x_test)}" if data.x_test is not None else "")
             + f" | {t.device} {t.precision}{' channels_last' if t.channels_last else ''} | {t.data_path} data path")
     try: t.fit()
@@ -628,10 +632,7 @@ def _cmd_evaluate(a, log):
 
 def _cmd_find_lr(a, log):
     data = _load_data(a)
-    cfg = TrainConfig(batch_size=a.batch_size, optimizer=a.optimizer, weight_decay=a.weight_decay, device=a.device,
-                      precision=a.precision, data_path=a.data_path, seed=a.seed, lr_finder_iters=a.lr_finder_iters,
-                      lr_rule=a.lr_rule, lr_max_div=a.lr_max_div)
-    t = Trainer(data, cfg, quiet=a.quiet, log=log)
+    t = Trainer(data, _config_from_args(a), quiet=a.quiet, log=log)
     r = t.find_lr()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     fig = r.plot(); fig.savefig(out / 'lr_finder.png', dpi=100); _close(fig)
