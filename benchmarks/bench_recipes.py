@@ -18,7 +18,8 @@ version of the defaults) is reported as a mismatch instead of being mixed into t
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 
-from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig, _config_from_args, _parser, run_summary, runs_table
+from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig, run_summary, runs_table
+from custom_resnet_nbdev.cli import config_from_args, parser
 
 # name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
 # still means the same run when the defaults change; 'default' is whatever the installed package does.
@@ -30,17 +31,27 @@ RECIPES = {
     'adam_centered': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0', '--lr-rule', 'centered'],
     'sgd': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-rule', 'minimum'],
     'sgd_ls0.2': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'minimum'],
-    # David Page's optimiser and LRs: SGD-Nesterov, wd 5e-4, peak LR 0.4 (here ending at 0.4/25: no annihilation).
-    # It diverged in epoch 1 here (benchmarks/RESULTS.md): Page's net scales its logits by 0.125, this one does not.
-    'page': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-max', '0.4', '--lr-min', '0.016'],
+    # Page's optimiser and peak LR on a network without his logit scale: SGD-Nesterov, wd 5e-4, One Cycle 0.016 ->
+    # 0.4 -> 0.016. It diverged in epoch 1 (04_train): his network multiplies its logits by 0.125, this one did not.
+    'page_noscale': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-max', '0.4', '--lr-min', '0.016'],
+    # David Page's published recipe (dawn.py), the baseline: logits x 0.125, SGD-Nesterov with momentum fixed at 0.9,
+    # wd 5e-4, LR 0 -> 0.4 at epoch 5 -> 0 at epoch 24 (annihilation: not the assignment's schedule), no label smoothing,
+    # no TTA, no weight average.
+    'page': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-min', '0', '--lr-max', '0.4',
+             '--no-cycle-momentum', '--logit-scale', '0.125', '--no-tta', '--ema-epochs', '0', '--precision', 'fp32'],
+    # The candidate default (issue 16): Page's network scale and optimiser, LRMAX at the right edge of the range
+    # test's valley, LRMIN where its loss starts to fall, momentum cycled, label smoothing 0.2, a one-epoch moving
+    # average of the weights and flip TTA for evaluation.
+    'sgd_edge': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'edge',
+                 '--lr-min-rule', 'fall', '--logit-scale', '0.125', '--ema-epochs', '1', '--tta', '--precision', 'fp32'],
 }
 COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch',
-            'lr_rule', 'lr_max_div')
+            'lr_rule', 'lr_max_div', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'ema_epochs', 'cycle_momentum', 'tta')
 
 
 def recipe_config(name: str) -> dict:
     "The TrainConfig fields that `custom-resnet train` would use for recipe `name`."
-    c = _config_from_args(_parser().parse_args(['train', *RECIPES[name]]))
+    c = config_from_args(parser().parse_args(['train', *RECIPES[name]]))
     return {k: getattr(c, k) for k in COMPARED}
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from custom_resnet_nbdev.transforms import (CIFAR10Data, DeviceLoader, cifar10_loaders, default_workers, load_cifar10,
                                             load_sample)
 from custom_resnet_nbdev.custom_resnet import CustomResNet
-from custom_resnet_nbdev.train import _hardware, make_optimizer, resolve_device, resolve_precision, train_step
+from custom_resnet_nbdev.train import hardware, make_optimizer, resolve_device, resolve_precision, train_step
 
 CONFIGS = ('usual', 'usual_cl', 'fast', 'ceiling')
 LABELS = dict(usual='(a) usual', usual_cl="(a') usual, fast step", fast='(b) fast', ceiling='(c) ceiling')
@@ -118,9 +118,9 @@ def main(argv=None):
         rows[name] = json.loads(r.stdout.strip().splitlines()[-1])
     load = os.getloadavg()[0]
     dev = rows[a.configs.split(',')[0]]['device']
-    gpu = f" | {_hardware(torch.device(dev))}" if dev.startswith('cuda') else ''
+    gpu = f" | {hardware(torch.device(dev))}" if dev.startswith('cuda') else ''
     print(f"# bench_train: batch {a.batch_size}, {a.steps} timed steps after {a.warmup} warm-up | {dev}{gpu} | "
-          f"{_hardware(torch.device('cpu'))}, load avg {load:.1f} | torch {torch.__version__}")
+          f"{hardware(torch.device('cpu'))}, load avg {load:.1f} | torch {torch.__version__}")
     print(f"| config | data pipeline | precision | layout | images/s | peak memory (MiB) |")
     print(f"|---|---|---|---|---:|---:|")
     what = dict(usual='albumentations + DataLoader', usual_cl='albumentations + DataLoader', fast='DeviceLoader (batched, on device)', ceiling='none (fixed batch)')

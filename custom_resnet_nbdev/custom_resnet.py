@@ -42,11 +42,14 @@ class ResLayer(nn.Module):
 # %% ../nbs/01_model.ipynb #0f3d67ba
 class CustomResNet(nn.Module):
     "The custom ResNet (DAWNBench ResNet-9): PrepLayer, Layer1 (residual), Layer2, Layer3 (residual), MaxPool(4), FC. Returns logits."
-    def __init__(self, num_classes: int = 10, channels=(64, 128, 256, 512), bn_eps: float = 1e-5, bn_momentum: float = 0.1):
+    def __init__(self, num_classes: int = 10, channels=(64, 128, 256, 512), bn_eps: float = 1e-5, bn_momentum: float = 0.1,
+                 logit_scale: float = 1.0):  # fixed multiplier on the logits (Page's net: 0.125); no parameter
         super().__init__()
         c0, c1, c2, c3 = channels
         bn = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
-        self.num_classes, self.channels = num_classes, tuple(channels)
+        if not (isinstance(logit_scale, (int, float)) and logit_scale > 0):
+            raise ValueError(f"logit_scale must be a number > 0, got {logit_scale!r}")
+        self.num_classes, self.channels, self.logit_scale = num_classes, tuple(channels), float(logit_scale)
         self.prep = ConvBN(3, c0, **bn)                 # 64 x 32 x 32
         self.layer1 = ResLayer(c0, c1, **bn)            # 128 x 16 x 16
         self.layer2 = ConvBN(c1, c2, pool=True, **bn)   # 256 x 8 x 8
@@ -61,7 +64,8 @@ class CustomResNet(nn.Module):
             raise ValueError(f"CustomResNet expects a float tensor of shape (N, 3, 32, 32) "
                              f"(a batch of normalised 32x32 RGB images), got a {got}")
         x = self.layer3(self.layer2(self.layer1(self.prep(x))))
-        return self.fc(self.flatten(self.pool(x)))
+        x = self.fc(self.flatten(self.pool(x)))
+        return x if self.logit_scale == 1 else x * self.logit_scale
 
     @torch.no_grad()
     def predict_proba(self, x):

@@ -27,7 +27,8 @@ def _check_args(lr_min, lr_max, steps_per_epoch, epochs, peak_epoch, anneal_stra
     "Raise a ValueError naming what was expected for the first nonsense argument."
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     whole = lambda v: isinstance(v, int) and not isinstance(v, bool)
-    if not (num(lr_min) and lr_min > 0): raise ValueError(f"lr_min must be a positive number, got {lr_min!r}")
+    if not (num(lr_min) and lr_min >= 0):
+        raise ValueError(f"lr_min must be a number >= 0 (0: start and end at zero, Page's annihilation), got {lr_min!r}")
     if not (num(lr_max) and lr_max > lr_min):
         raise ValueError(f"lr_max must be a number greater than lr_min={lr_min!r}, got {lr_max!r}")
     if not (whole(steps_per_epoch) and steps_per_epoch >= 1):
@@ -63,7 +64,8 @@ def one_cycle(optimizer: torch.optim.Optimizer, lr_min: float, lr_max: float, st
     total = epochs * steps_per_epoch
     return OneCycleLR(optimizer, max_lr=lr_max, total_steps=total, pct_start=_pct_start(peak_step(steps_per_epoch, peak_epoch), total),
                       anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum, base_momentum=base_momentum,
-                      max_momentum=max_momentum, div_factor=lr_max / lr_min, final_div_factor=1.0, three_phase=False)
+                      max_momentum=max_momentum, div_factor=lr_max / lr_min if lr_min else math.inf, final_div_factor=1.0,
+                      three_phase=False)
 
 # %% ../nbs/03_onecycle.ipynb #969e59c2
 def schedule(lr_min: float, lr_max: float, steps_per_epoch: int, epochs: int = 24, peak_epoch: int = 5, **kwargs):

@@ -1,0 +1,66 @@
+"""The docs as a reader gets them: nbdev's own front-matter processor keeps every page's text, and every internal
+link points at a page or a file that exists.
+
+nbdev turns the first markdown cell that holds `# Title` / `> description` into the page's front matter and drops
+that whole cell, so anything else written in it never reaches the rendered page. The test runs that processor
+(`nbdev.frontmatter.FrontmatterProc`, what `nbdev_proc_nbs` and `nbdev_docs` run) on every notebook and checks
+what it dropped.
+"""
+import json, re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = ROOT / 'nbs'
+NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+SITE = 'https://custom-resnet-nbdev.github.io/custom_resnet_nbdev/'
+TITLE_LINE = re.compile(r'^\s*$|^#\s+\S|^>\s')
+
+
+def page_name(nb: Path) -> str:
+    "The HTML page nbdev makes of notebook `nb`: its name without the number prefix (`01_model.ipynb` → `model.html`)."
+    return re.sub(r'^\d+[a-z]?_', '', nb.stem) + '.html'
+
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_front_matter_keeps_the_text(nb):
+    from nbdev.frontmatter import FrontmatterProc
+    from nbdev.process import NBProcessor
+    proc = NBProcessor(nb, procs=[FrontmatterProc])
+    cells = [(c, c.source) for c in proc.nb.cells]  # the processor blanks cells in place (and inserts its own in front)
+    proc.process()
+    assert proc.nb.frontmatter_.get('title'), f"{nb.name}: no '# Title' cell, the page would have no title"
+    dropped = [src for c, src in cells if src and not c.source]
+    assert len(dropped) == 1, f"{nb.name}: the front-matter processor dropped {len(dropped)} cells"
+    lost = [l for l in dropped[0].splitlines() if not TITLE_LINE.match(l)]
+    assert not lost, f"{nb.name}: the title cell holds text the docs page loses: {lost[:3]}"
+
+
+def _markdown_sources():
+    "(where, markdown text) of every notebook's markdown cells, the README and the benchmark notes."
+    for nb in NOTEBOOKS:
+        for c in json.loads(nb.read_text())['cells']:
+            if c['cell_type'] == 'markdown': yield nb.name, ''.join(c['source'])
+    for md in (ROOT / 'README.md', ROOT / 'CONTRIBUTING.md', *sorted((ROOT / 'benchmarks').glob('*.md'))):
+        if md.exists(): yield md.name, md.read_text()
+
+
+def test_internal_links_resolve():
+    pages = {page_name(nb) for nb in NOTEBOOKS}
+    bad = []
+    for where, text in _markdown_sources():
+        for url in re.findall(r'\]\(([^)\s]+)\)', text):
+            target = url.split('#')[0]
+            if target.startswith(SITE):
+                page = target[len(SITE):] or 'index.html'
+                if page not in pages: bad.append(f"{where}: {url} (pages: {sorted(pages)})")
+            elif target.startswith(('http://', 'https://', 'mailto:')) or not target: continue
+            elif target.endswith('.html'):
+                if target not in pages: bad.append(f"{where}: {url}")
+            elif not ((NBS / target).exists() or (ROOT / target).exists()): bad.append(f"{where}: {url} (no such file)")
+    assert not bad, "broken links:\n" + '\n'.join(bad)
+
+
+def test_page_names():
+    assert page_name(NBS / '01_model.ipynb') == 'model.html' and page_name(NBS / 'index.ipynb') == 'index.html'
