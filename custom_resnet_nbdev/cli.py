@@ -18,7 +18,8 @@ from fastcore.docments import docments
 from .transforms import CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, load_cifar10, load_sample
 from .lr_finder import RULES, MIN_RULES
 from .train import (TrainConfig, RECIPES, Trainer, CheckpointError, load_checkpoint, model_from_checkpoint,
-                                       evaluate, resolve_device, plot_history, plot_confusion, show_misclassified, json_safe)
+                                       evaluate, resolve_device, plot_history, plot_confusion, show_misclassified, json_safe,
+                                       dist_from_env)
 
 # %% ../nbs/05_cli.ipynb #c11a0006
 CHOICES = dict(optimizer=('adam', 'sgd'), lr_rule=RULES, lr_min_rule=MIN_RULES, precision=('auto', 'fp32', 'bf16', 'fp16'),
@@ -158,26 +159,32 @@ def cmd_train(a, log=print) -> int:
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder")
     if not a.resume: config_from_args(a).check()  # a wrong setting is refused before the folder is made
     elif not (out / 'checkpoint.pt').exists(): raise ValueError(f"--resume: no checkpoint in {out} to resume (run without --resume to start)")
-    with run_lock(out): return _train(a, out, log)
+    main = dist_from_env().main  # under torchrun, process 0 holds the lock and writes; the others train beside it
+    with (run_lock(out) if main else contextlib.nullcontext()):
+        try: return _train(a, out, log, main)
+        finally:
+            import torch.distributed as tdist
+            if tdist.is_available() and tdist.is_initialized(): tdist.destroy_process_group()
 
-def _train(a, out: Path, log) -> int:
+def _train(a, out: Path, log, main: bool = True) -> int:
     if a.resume:
         check_resume_options(a, load_checkpoint(out / 'checkpoint.pt')['config'])
         data = load_data(a)
         t = Trainer.resume(out, data, quiet=a.quiet, log=log, **{k: v for k, v in given(a).items() if k in RESUME_MAY_CHANGE})
     else:
-        if (out / 'checkpoint.pt').exists():
+        if main and (out / 'checkpoint.pt').exists():
             raise ValueError(f"{out} already holds a run's checkpoint: pass --resume to continue it, or choose another --out")
         cfg = config_from_args(a).check()
         data = load_data(a)
         t = Trainer(data, cfg, out_dir=out, quiet=a.quiet, log=log)
-        log(f"training on {len(data.x_train)} images" + (f", testing on {len(data.x_test)}" if data.x_test is not None else "")
+        if main: log(f"training on {len(data.x_train)} images" + (f", testing on {len(data.x_test)}" if data.x_test is not None else "")
             + f" | {t.device} {t.precision}{' channels_last' if t.channels_last else ''} | {t.data_path} data path")
     try: t.fit()
     except KeyboardInterrupt:
         log(f"interrupted: the checkpoint of epoch {t.epoch} is intact in {out}; continue with --resume" if t.sched is not None
             else "interrupted during the LR range test: nothing was saved; start again without --resume")
         return 130
+    if not main: return 0
     t.save_model()
     fig = plot_history(t.history_dict(), title=f"{out.name}: {len(data.x_train)} training images, {t.device} {t.precision}")
     fig.savefig(out / 'curves.png', dpi=100); _close(fig)

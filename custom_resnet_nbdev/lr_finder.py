@@ -291,9 +291,21 @@ def _rule_kwargs(kw: dict) -> dict:
     return kw
 
 # %% ../nbs/02_lr_finder.ipynb #4f09d35b
-def find_lr(model: nn.Module, train_loader, optimizer=None, criterion=None, start_lr: float = 1e-7, end_lr: float = 10,
-            num_iter: int = 200, device=None, amp_dtype=None, channels_last: bool = False, smooth_f: float = 0.05,
-            diverge_th: float = 5, progress: bool = False, **rule_kwargs) -> LRRangeResult:
+def find_lr(model: nn.Module,            # the network; put back exactly as it was afterwards
+            train_loader,                   # a DataLoader, or any re-iterable loader of (x, y) batches
+            optimizer=None,                 # the optimizer training will use (None: Adam); restored too
+            criterion=None,                 # the loss (None: CrossEntropyLoss)
+            start_lr: float = 1e-7,         # the sweep's first LR
+            end_lr: float = 10,             # and its last: exponential steps in between
+            num_iter: int = 200,            # batches in the sweep
+            device=None,                    # where to run it (None: the model's device)
+            amp_dtype=None,                 # torch.bfloat16 or torch.float16 for autocast (fp16 with a GradScaler); None: fp32
+            channels_last: bool = False,    # feed the batches in NHWC memory layout
+            smooth_f: float = 0.05,         # the EMA's weight of each new loss (torch-lr-finder's smoothing)
+            diverge_th: float = 5,          # stop when the smoothed loss exceeds this times its best
+            progress: bool = False,         # show torch-lr-finder's progress bar
+            **rule_kwargs,                  # how LRMIN and LRMAX are read: the arguments of `lrs_from_curve`
+           ) -> LRRangeResult:
     "LR range test of `model` (exponential sweep `start_lr`→`end_lr` over `num_iter` batches), LRMIN/LRMAX by `lrs_from_curve(**rule_kwargs)`; model and optimizer are restored."
     rk = _rule_kwargs(rule_kwargs)
     need = min_points(rk['skip_start'], rk['skip_end'])

@@ -7,18 +7,22 @@ __all__ = ['DEFAULT_WEIGHT_DECAY', 'RECIPES', 'CHECKPOINT_FORMAT', 'DIVERGED_LOS
            'cpu_has_bf16', 'cpu_has_amx_bf16', 'cuda_capability', 'resolve_precision', 'autocast', 'TrainConfig',
            'seed_everything', 'epoch_seed', 'seed_loader', 'CheckpointError', 'atomic_save', 'load_checkpoint',
            'data_fingerprint', 'model_from_checkpoint', 'evaluate', 'make_optimizer', 'train_step', 'Diverged',
-           'ema_decay', 'WeightEMA', 'Trainer', 'json_safe', 'hardware', 'plot_history', 'plot_confusion',
-           'misclassified', 'show_misclassified', 'run_summary', 'runs_table']
+           'ema_decay', 'WeightEMA', 'Dist', 'dist_from_env', 'init_distributed', 'all_sum', 'broadcast', 'Trainer',
+           'json_safe', 'hardware', 'export_half', 'plot_history', 'plot_confusion', 'misclassified',
+           'show_misclassified', 'run_summary', 'runs_table']
 
 # %% ../nbs/04_train.ipynb #a4877694
 import contextlib, json, math, os, random, signal, time
 from copy import deepcopy
+from datetime import timedelta
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+import torch.distributed as tdist
+from torch.nn.parallel import DistributedDataParallel as DDP
 from fastcore.basics import patch
 
 from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, cifar10_loaders, load_cifar10,
@@ -282,6 +286,39 @@ class WeightEMA:
             if e.is_floating_point(): e.lerp_(m.detach().to(e.dtype), 1 - self.decay)
             else: e.copy_(m)
 
+# %% ../nbs/04_train.ipynb #dd9e0002
+@dataclass
+class Dist:
+    "Where this process stands in a torchrun job (a single process: rank 0 of 1)."
+    rank: int = 0        # this process, 0..world-1
+    world: int = 1       # processes in the job
+    local_rank: int = 0  # this process on its machine: its GPU
+
+    @property
+    def main(self) -> bool: return self.rank == 0
+
+def dist_from_env() -> Dist:
+    "The torchrun job this process is part of (RANK, WORLD_SIZE, LOCAL_RANK), or a single process."
+    e = os.environ
+    return Dist(int(e.get('RANK', 0)), int(e.get('WORLD_SIZE', 1)), int(e.get('LOCAL_RANK', 0)))
+
+def init_distributed(d: Dist, device: torch.device, timeout_min: float = 60):
+    "Join the job's process group (NCCL between GPUs, gloo between CPU processes); nothing for a single process."
+    if d.world > 1 and not tdist.is_initialized():
+        tdist.init_process_group('nccl' if device.type == 'cuda' else 'gloo', timeout=timedelta(minutes=timeout_min))
+
+def all_sum(*xs: torch.Tensor):
+    "Sum each tensor over the job's processes, in place (a single process: unchanged)."
+    if tdist.is_available() and tdist.is_initialized():
+        for x in xs: tdist.all_reduce(x)
+    return xs
+
+def broadcast(obj, d: Dist):
+    "Process 0's `obj`, on every process."
+    if d.world == 1: return obj
+    box = [obj]; tdist.broadcast_object_list(box, src=0)
+    return box[0]
+
 # %% ../nbs/04_train.ipynb #e2108fff
 class Trainer:
     "LR range test → One Cycle training of a `CustomResNet` on `data`, with checkpoints in `out_dir` after every epoch."
@@ -290,9 +327,16 @@ class Trainer:
         n = len(data.x_train)
         if n == 0: raise ValueError("the data has no training images: expected train/<class>/ image folders")
         if cfg.batch_size > n: raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training images: use --batch-size {n} or less")
-        self.data, self.quiet, self.log = data, quiet, log
+        self.dist = d = dist_from_env()
+        if d.world > 1 and cfg.batch_size % d.world:
+            raise ValueError(f"batch_size {cfg.batch_size} does not divide among the {d.world} processes of this torchrun job")
+        if d.world > 1 and cfg.data_path == 'albumentations':
+            raise ValueError("under torchrun, use the fast data path (data_path 'fast' or 'auto'); 'albumentations' is one process only")
+        self.data, self.quiet, self.log = data, quiet or not d.main, log if d.main else (lambda *a, **k: None)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.device = resolve_device(cfg.device)
+        if self.device.type == 'cuda' and d.world > 1 and self.device.index is None: self.device = torch.device('cuda', d.local_rank)
+        init_distributed(d, self.device)
         self.precision = resolve_precision(cfg.precision, self.device)
         self.channels_last = (self.device.type != 'mps') if cfg.channels_last is None else cfg.channels_last
         self.data_path = 'fast' if cfg.data_path == 'auto' else cfg.data_path
@@ -301,7 +345,8 @@ class Trainer:
         self.model = CustomResNet(num_classes=len(data.classes), channels=cfg.channels, logit_scale=cfg.logit_scale).to(self.device)
         if self.channels_last: self.model = self.model.to(memory_format=torch.channels_last)
         self.train_dl, self.test_dl = self._loaders()
-        self.step_model = torch.compile(self.model) if cfg.compile else self.model  # the same weights; eval stays eager
+        self.step_model = DDP(self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None) if d.world > 1 else self.model
+        if cfg.compile: self.step_model = torch.compile(self.step_model)  # the same weights; evaluation stays eager
         self.ema = WeightEMA(self.model, ema_decay(cfg.ema_epochs, self.steps_per_epoch)) if cfg.ema_epochs else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.opt = make_optimizer(self.model, cfg.optimizer, lr=cfg.lr_min or 1e-3, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
@@ -312,7 +357,8 @@ class Trainer:
     def _loaders(self):
         cfg, d = self.cfg, self.data
         if self.data_path == 'fast':
-            tr = DeviceLoader(d.x_train, d.y_train, cfg.batch_size, train=True, device=self.device, seed=cfg.seed, channels_last=self.channels_last)
+            tr = DeviceLoader(d.x_train, d.y_train, cfg.batch_size, train=True, device=self.device, seed=cfg.seed,
+                              channels_last=self.channels_last, shard=(self.dist.rank, self.dist.world))
             te = None if d.x_test is None else DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False, device=self.device, channels_last=self.channels_last)
             return tr, te
         return cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed)  # reseeding workers: reproducible
@@ -322,9 +368,13 @@ class Trainer:
 
     def find_lr(self, num_iter: int | None = None) -> LRRangeResult:
         "Run the LR range test on the training loader; model and optimizer come back exactly as they were."
-        seed_loader(self.train_dl, epoch_seed(self.cfg.seed, -1))
+        dl = self.train_dl
+        if self.dist.world > 1:  # process 0 alone, on whole batches
+            d = self.data
+            dl = DeviceLoader(d.x_train, d.y_train, self.cfg.batch_size, train=True, device=self.device, channels_last=self.channels_last)
+        seed_loader(dl, epoch_seed(self.cfg.seed, -1))
         amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.precision)
-        self.lr_range = find_lr(self.model, self.train_dl, optimizer=self.opt, criterion=self.loss_fn,
+        self.lr_range = find_lr(self.model, dl, optimizer=self.opt, criterion=self.loss_fn,
                                 num_iter=num_iter or self.cfg.lr_finder_iters, device=self.device, amp_dtype=amp,
                                 rule=self.cfg.lr_rule, min_div=self.cfg.lr_max_div, min_rule=self.cfg.lr_min_rule,
                                 div=self.cfg.lr_min_div, channels_last=self.channels_last)
@@ -336,11 +386,12 @@ class Trainer:
             if self.lr_range is None:
                 self.log(f"LR range test: {cfg.lr_finder_iters} iterations at batch size {cfg.batch_size} ...")
                 t0 = time.perf_counter()
-                self.find_lr()
+                if self.dist.main: self.find_lr()
+                self.lr_range = broadcast(self.lr_range, self.dist)
                 self.history['lr_range_time'] = time.perf_counter() - t0
             lr_min, lr_max = self.lr_range.lr_min, self.lr_range.lr_max
             self.log(f"LR range test: LRMIN = {lr_min:.3g}, LRMAX = {lr_max:.3g}")
-            if self.out_dir is not None:
+            if self.out_dir is not None and self.dist.main:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 fig = self.lr_range.plot(); fig.savefig(self.out_dir / 'lr_finder.png', dpi=100); _close(fig)
         else: lr_min, lr_max = cfg.lr_min, cfg.lr_max
@@ -362,7 +413,9 @@ class Trainer:
             if self.ema is not None: self.ema.update(model)
             yb = yb.to(dev)
             loss_sum += loss.detach().float() * len(yb); correct += (out.argmax(1) == yb).sum(); n += len(yb)
-        return loss_sum.item() / n, correct.item() / n
+        n = torch.tensor(n, device=dev)
+        all_sum(loss_sum, correct, n)  # over the processes of a torchrun job
+        return loss_sum.item() / n.item(), correct.item() / n.item()
 
     def _check_loss(self, loss: float, step: int, lr: float):
         "Raise `Diverged` at a non-finite loss, or one above `DIVERGED_LOSS` (ln 10 = 2.3 is a uniform guess)."
@@ -376,7 +429,7 @@ class Trainer:
         cfg = self.cfg
         if self.sched is None:
             self._setup_schedule()
-            if self.out_dir is not None: self.save_checkpoint()  # a resume does not redo the range test
+            if self.out_dir is not None and self.dist.main: self.save_checkpoint()  # a resume does not redo the range test
         if self.test_dl is None and self.epoch == 0: self.log("no test split: training without per-epoch test evaluation")
         done = 0
         with _sigterm_as_interrupt():
@@ -397,12 +450,12 @@ class Trainer:
                          + (f"  test loss {ev['loss']:.4f} acc {ev['acc']:.4f}" if ev else "")
                          + (f" (EMA {ev_ema['acc']:.4f})" if ev_ema else "")
                          + f"  lr {rec['lr_start']:.2e}→{rec['lr_end']:.2e}  {rec['epoch_time']:.1f}s")
-                if self.out_dir is not None: self.save_checkpoint()
+                if self.out_dir is not None and self.dist.main: self.save_checkpoint()
                 done += 1
                 if stop_after is not None and done >= stop_after: break
         if self.epoch == cfg.epochs and self.test_dl is not None and 'final' not in self.history:
             self.evaluate_final()
-            if self.out_dir is not None: self.save_checkpoint()
+            if self.out_dir is not None and self.dist.main: self.save_checkpoint()
         return self.history
 
     def evaluate(self, loader=None, tta: bool | None = None, ema: bool | None = None) -> dict:
@@ -490,6 +543,7 @@ def hardware(device: torch.device) -> str:
 def history_dict(self: Trainer) -> dict:
     "The history with the run's settings, as saved in history.json."
     return dict(config=asdict(self.cfg), device=str(self.device), hardware=hardware(self.device), torch=torch.__version__,
+                world_size=self.dist.world,
                 precision=self.precision, channels_last=self.channels_last,
                 data_path=self.data_path, lr_min=getattr(self, 'lr_min', None), lr_max=getattr(self, 'lr_max', None),
                 n_train=len(self.data.x_train), n_test=None if self.data.x_test is None else len(self.data.x_test),
@@ -544,9 +598,21 @@ def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log=pr
     self._resume_scaler(ck)
     torch.set_rng_state(ck['torch_rng'])
     if ck['lr_range']: self.lr_range = LRRangeResult(**ck['lr_range'])
-    log(f"resumed from {Path(out_dir) / 'checkpoint.pt'}: {self.epoch}/{cfg.epochs} epochs done"
+    self.log(f"resumed from {Path(out_dir) / 'checkpoint.pt'}: {self.epoch}/{cfg.epochs} epochs done"
         + (f", next LR {self.opt.param_groups[0]['lr']:.3g}" if self.epoch < cfg.epochs else ''))
     return self
+
+# %% ../nbs/04_train.ipynb #e4a1f002
+def export_half(src, dst) -> Path:
+    "Write the model in `src` (a `model.pt` or `checkpoint.pt`) to `dst` with fp16 weights and no training state."
+    ck = load_checkpoint(src)
+    sd = ck['ema'] if ck.get('ema') is not None else ck['model']
+    keep = {k: ck[k] for k in ('format', 'arch', 'model_config', 'classes', 'config', 'epoch') if k in ck}
+    atomic_save(keep | dict(model={k: v.half() if v.is_floating_point() else v for k, v in sd.items()},
+                                   weights=ck.get('weights', 'ema' if ck.get('ema') is not None else 'last'), dtype='float16',
+                                   mean=list(ck.get('mean', CIFAR10_MEAN)), std=list(ck.get('std', CIFAR10_STD)),
+                                   final_eval=ck.get('final_eval')), dst)
+    return Path(dst)
 
 # %% ../nbs/04_train.ipynb #126e5c3a
 def plot_history(history: dict, title: str | None = None):

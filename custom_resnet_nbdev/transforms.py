@@ -376,9 +376,23 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad
 # %% ../nbs/00_transforms.ipynb #24bf6a0a
 class DeviceLoader:
     "A split held on `device` as one uint8 tensor, shuffled and augmented a whole batch at a time there; iterate it like a DataLoader."
-    def __init__(self, images, labels, batch_size: int = 512, train: bool = True, device='cpu', mean=CIFAR10_MEAN,
-                 std=CIFAR10_STD, pad: int = 4, flip_p: float = 0.5, cutout: int = 8, shuffle: bool | None = None,
-                 drop_last: bool = False, seed: int | None = None, channels_last: bool = False):
+    def __init__(self,
+                 images,                      # uint8 (N, 32, 32, 3) array or tensor
+                 labels,                      # int (N,) class indices
+                 batch_size: int = 512,       # images per batch
+                 train: bool = True,          # augment (crop, flip, CutOut) and shuffle; False: neither
+                 device='cpu',                # where the split is held and augmented
+                 mean=CIFAR10_MEAN,           # per-channel mean on the 0..1 scale, for normalising
+                 std=CIFAR10_STD,             # per-channel standard deviation on the 0..1 scale
+                 pad: int = 4,                # reflect padding before the random 32x32 crop, in pixels
+                 flip_p: float = 0.5,         # probability of a horizontal flip
+                 cutout: int = 8,             # side of the square hole, in pixels (0: none)
+                 shuffle: bool | None = None, # None: shuffle when training
+                 drop_last: bool = False,     # drop a last, smaller batch
+                 seed: int | None = None,     # seed of the loader's own generator (None: unseeded)
+                 channels_last: bool = False, # batches in NHWC memory layout
+                 shard: tuple = (0, 1),       # (rank, world size): this process's part of every batch, under torchrun
+                ):
         images = _check_images(images)
         labels = _check_labels(labels, len(images))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -386,6 +400,11 @@ class DeviceLoader:
         reflect_index(32, pad)                                                # pad: 0 <= pad < 32
         if not 0 <= flip_p <= 1: raise ValueError(f"flip_p: expected a probability 0 <= p <= 1, got {flip_p}")
         if not 0 <= cutout <= 32: raise ValueError(f"cutout: expected a hole size 0..32 (0: no hole), got {cutout}")
+        rank, world = shard
+        if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
+            raise ValueError(f"shard: expected (rank, world size) with 0 <= rank < world size, got {shard!r}")
+        if batch_size % world: raise ValueError(f"batch_size {batch_size} does not divide among {world} processes")
+        self.rank, self.world = rank, world
         self.device = torch.device(device)
         self.images = torch.tensor(images, device=self.device)  # the whole split, copied to the device once
         self.labels = torch.tensor(labels, device=self.device)
@@ -407,10 +426,14 @@ class DeviceLoader:
         n, bs = len(self.labels), self.batch_size
         order = (torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle
                  else torch.arange(n, device=self.device))
+        aug = self.generator
+        if self.world > 1:  # the same order on every process (shared draws above), augmentation draws of its own
+            aug = torch.Generator(device=self.device)
+            aug.manual_seed(int(torch.randint(2**62, (1,), generator=self.generator, device=self.device)) + self.rank)
         for i in range(len(self)):
-            idx = order[i * bs:(i + 1) * bs]
+            idx = order[i * bs:(i + 1) * bs][self.rank::self.world]  # each process: every world-th image of the batch
             x = self.images[idx]
-            if self.train: x = augment_batch(x, self.generator, **self.aug)
+            if self.train: x = augment_batch(x, aug, **self.aug)
             else: x = normalize_batch(x, self.aug['mean'], self.aug['std'], self.channels_last)
             yield x, self.labels[idx]
         self.epochs += 1
