@@ -18,8 +18,8 @@ version of the defaults) is reported as a mismatch instead of being mixed into t
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 
-from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig, run_summary, runs_table
-from custom_resnet_nbdev.cli import config_from_args, parser
+from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig
+from custom_resnet_nbdev.cli import config_from_args, parser, run_summary, runs_table
 
 # name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
 # still means the same run when the defaults change; 'default' is whatever the installed package does.

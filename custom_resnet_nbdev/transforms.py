@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR10_MEAN', 'CIFAR10_STD', 'channel_stats', 'CIFAR10Data', 'atomic_write', 'load_image_folder',
            'load_cifar10', 'sample_root', 'load_sample', 'show_images', 'mean_fill', 'train_transforms',
-           'test_transforms', 'find_hole', 'CIFAR10Dataset', 'default_workers', 'cifar10_loaders', 'reflect_index',
-           'batch_crop', 'batch_flip', 'batch_cutout', 'normalize_batch', 'augment_batch', 'DeviceLoader']
+           'test_transforms', 'find_hole', 'CIFAR10Dataset', 'default_workers', 'ShardBatchSampler', 'shard_seed',
+           'cifar10_loaders', 'reflect_index', 'batch_crop', 'batch_flip', 'batch_cutout', 'normalize_batch',
+           'augment_batch', 'DeviceLoader']
 
 # %% ../nbs/00_transforms.ipynb #0b7dd6fe
 import functools, os, shutil, warnings, tempfile, hashlib
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DataLoader
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations would otherwise look for updates online at import
+# albumentations would otherwise look for updates online at import
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import cv2
 import albumentations as A
 from albumentations.pytorch import ToTensorV2
@@ -59,7 +61,8 @@ def channel_stats(images, chunk: int = 5000) -> tuple[tuple[float, ...], tuple[f
 # %% ../nbs/00_transforms.ipynb #cf0af71e
 @dataclass
 class CIFAR10Data:
-    "CIFAR-10 as arrays: uint8 images (N, 32, 32, 3), int64 labels (N,), and the class names. `x_test` is None without a test split."
+    """CIFAR-10 as arrays: uint8 images (N, 32, 32, 3), int64 labels (N,), and the class names. `x_test` is None without
+    a test split."""
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray | None
@@ -81,7 +84,8 @@ def _class_dirs(split_dir: Path) -> list[Path]:
     return dirs
 
 def _image_files(d: Path) -> list[Path]:
-    files = sorted(f for f in d.iterdir() if f.suffix.lower() in _IMG_EXTS and not f.name.startswith('.'))  # no ._* or .DS_Store
+    # no ._* or .DS_Store
+    files = sorted(f for f in d.iterdir() if f.suffix.lower() in _IMG_EXTS and not f.name.startswith('.'))
     if not files: raise FileNotFoundError(f"class folder {d} is empty: expected image files (*.png, *.jpg)")
     return files
 
@@ -90,7 +94,8 @@ def _decode(f: Path) -> np.ndarray:
     try:
         with Image.open(f) as im: a = np.asarray(im.convert('RGB'))
     except Exception as e:  # zero bytes, random bytes, a truncated JPEG: name the file, in one line
-        raise ValueError(f"{f}: not a readable image ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})") from None
+        first = (str(e).splitlines() or [''])[0][:120]
+        raise ValueError(f"{f}: not a readable image ({type(e).__name__}: {first})") from None
     if a.shape != (32, 32, 3): raise ValueError(f"{f}: expected a 32x32 RGB image, got {a.shape[1]}x{a.shape[0]}")
     return a
 
@@ -127,9 +132,11 @@ def load_image_folder(split_dir, classes=None, cache: bool = True) -> tuple[np.n
     dirs = _class_dirs(split_dir)
     names = tuple(d.name for d in dirs)
     if classes is not None and names != tuple(classes):
-        raise ValueError(f"{split_dir} has classes {names}, expected the same classes as the training split: {tuple(classes)}")
+        raise ValueError(f"{split_dir} has classes {names}, expected the same classes as the training split: "
+                         f"{tuple(classes)}")
     files = [(i, f) for i, d in enumerate(dirs) for f in _image_files(d)]
-    key = hashlib.sha1(repr([(f.name, f.parent.name, f.stat().st_size, f.stat().st_mtime_ns) for _, f in files]).encode()).hexdigest()
+    stats = [(f.name, f.parent.name, f.stat().st_size, f.stat().st_mtime_ns) for _, f in files]
+    key = hashlib.sha1(repr(stats).encode()).hexdigest()
     cache_file = split_dir.parent / f".{split_dir.name}-cache.npz"
     if cache and cache_file.exists():
         try:
@@ -146,7 +153,8 @@ def load_image_folder(split_dir, classes=None, cache: bool = True) -> tuple[np.n
 # %% ../nbs/00_transforms.ipynb #77d39b37
 _WHAT_TO_PASS = ("pass `root` = a folder holding torchvision's cifar-10-batches-py/ (download=True fetches it when "
                  "the machine is online), or an image-folder root with train/<class>/*.png|jpg and optionally "
-                 "test/<class>/*.png|jpg (e.g. CIFAR-10 saved as PNG files); for a test split alone, test/<class>/ without train/")
+                 "test/<class>/*.png|jpg (e.g. CIFAR-10 saved as PNG files); for a test split alone, test/<class>/ "
+                 "without train/")
 
 def _torchvision_arrays(root: Path, download: bool):
     import torchvision  # imported here: only this layout needs it
@@ -171,12 +179,14 @@ def load_cifar10(root, download: bool = True, cache: bool = True) -> CIFAR10Data
         try: return CIFAR10Data(*_torchvision_arrays(root, download))
         except Exception as e:  # no internet, a partial download, a corrupt archive...
             if not existed: shutil.rmtree(root, ignore_errors=True)  # a mistyped path leaves no folder behind
-            raise FileNotFoundError(f"could not load CIFAR-10 from {root} ({type(e).__name__}: {(str(e).splitlines() or [''])[0]}); {_WHAT_TO_PASS}") from None
+            raise FileNotFoundError(f"could not load CIFAR-10 from {root} ({type(e).__name__}: "
+                                    f"{(str(e).splitlines() or [''])[0]}); {_WHAT_TO_PASS}") from None
     raise FileNotFoundError(f"no CIFAR-10 found at {root}; {_WHAT_TO_PASS}")
 
 # %% ../nbs/00_transforms.ipynb #ae9a60cd
 def sample_root() -> Path:
-    "Folder of the real CIFAR-10 sample shipped in the package: train/<class>/ (100 a class) and test/<class>/ (50 a class)."
+    """Folder of the real CIFAR-10 sample shipped in the package: train/<class>/ (100 a class) and test/<class>/ (50 a
+    class)."""
     import custom_resnet_nbdev
     return Path(custom_resnet_nbdev.__file__).parent / 'data' / 'sample'
 
@@ -213,8 +223,10 @@ def mean_fill(mean=CIFAR10_MEAN) -> tuple[int, ...]:
 
 # %% ../nbs/00_transforms.ipynb #284f8c5e
 def train_transforms(mean=CIFAR10_MEAN, std=CIFAR10_STD, pad: int = 4, size: int = 32, flip_p: float = 0.5,
-                     cutout: int = 8, normalize: bool = True, to_tensor: bool = True, seed: int | None = None) -> A.Compose:
-    "Training augmentation: reflect-pad by `pad`, random `size` crop, horizontal flip, one `cutout`x`cutout` hole, normalise."
+                     cutout: int = 8, normalize: bool = True, to_tensor: bool = True,
+                     seed: int | None = None) -> A.Compose:
+    """Training augmentation: reflect-pad by `pad`, random `size` crop, horizontal flip, one `cutout`x`cutout` hole,
+    normalise."""
     def make():
         tfms = [A.PadIfNeeded(min_height=size + 2 * pad, min_width=size + 2 * pad, border_mode=cv2.BORDER_REFLECT_101),
                 A.RandomCrop(height=size, width=size),
@@ -228,7 +240,8 @@ def train_transforms(mean=CIFAR10_MEAN, std=CIFAR10_STD, pad: int = 4, size: int
 
 def test_transforms(mean=CIFAR10_MEAN, std=CIFAR10_STD, to_tensor: bool = True) -> A.Compose:
     "Test-time transform: normalise only."
-    return _strict(lambda: A.Compose([A.Normalize(mean=mean, std=std, max_pixel_value=255.0)] + ([ToTensorV2()] if to_tensor else [])))
+    return _strict(lambda: A.Compose([A.Normalize(mean=mean, std=std, max_pixel_value=255.0)]
+                                     + ([ToTensorV2()] if to_tensor else [])))
 
 # %% ../nbs/00_transforms.ipynb #4130fb45
 def find_hole(out: np.ndarray, img: np.ndarray, fill, size: int = 8) -> tuple[int, int] | None:
@@ -240,14 +253,17 @@ def find_hole(out: np.ndarray, img: np.ndarray, fill, size: int = 8) -> tuple[in
     # every changed pixel must lie in one size x size square, and all of that square must be the fill colour
     for y in range(max(0, ys.max() - size + 1), y0 + 1):
         for x in range(max(0, xs.max() - size + 1), x0 + 1):
-            if y + size <= out.shape[0] and x + size <= out.shape[1] and (out[y:y + size, x:x + size] == np.array(fill, out.dtype)).all() \
-               and not changed[:y].any() and not changed[y + size:].any() and not changed[:, :x].any() and not changed[:, x + size:].any():
+            inside = y + size <= out.shape[0] and x + size <= out.shape[1]
+            if inside and (out[y:y + size, x:x + size] == np.array(fill, out.dtype)).all() \
+               and not changed[:y].any() and not changed[y + size:].any() \
+               and not changed[:, :x].any() and not changed[:, x + size:].any():
                 return int(y), int(x)
     return None
 
 # %% ../nbs/00_transforms.ipynb #cc22a153
 class CIFAR10Dataset(Dataset):
-    "uint8 (N, 32, 32, 3) images and int labels as a Dataset; `transform` is an albumentations transform (None: the raw uint8 image)."
+    """uint8 (N, 32, 32, 3) images and int labels as a Dataset; `transform` is an albumentations transform (None: the
+    raw uint8 image)."""
     def __init__(self, images, labels, transform=None):
         self.images = _check_images(images)
         self.labels = _check_labels(labels, len(self.images))
@@ -271,8 +287,32 @@ def _reseed_worker(worker_id: int):
     tfm = getattr(torch.utils.data.get_worker_info().dataset, 'transform', None)
     if hasattr(tfm, 'set_random_seed'): tfm.set_random_seed(torch.initial_seed() % 2**31)
 
+class ShardBatchSampler:
+    "Batches of a shuffled `range(n)`, this process's part of each (`shard`): `DeviceLoader`'s order, for a DataLoader."
+    def __init__(self, n: int, batch_size: int, shard: tuple = (0, 1), seed: int | None = None):
+        rank, world = shard
+        if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
+            raise ValueError(f"shard: expected (rank, world size) with 0 <= rank < world size, got {shard!r}")
+        if batch_size % world: raise ValueError(f"batch_size {batch_size} does not divide among {world} processes")
+        self.n, self.batch_size, self.rank, self.world = n, batch_size, rank, world
+        self.generator = torch.Generator()  # the same seed on every process: the same order
+        if seed is None: self.generator.seed()
+        else: self.generator.manual_seed(seed)
+
+    def __len__(self) -> int: return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator)
+        for i in range(len(self)):
+            yield order[i * self.batch_size:(i + 1) * self.batch_size][self.rank::self.world].tolist()
+
+def shard_seed(seed: int, rank: int) -> int:
+    "The seed of process `rank`'s augmentation draws: `seed` itself on process 0, an unrelated one elsewhere."
+    return seed if rank == 0 else int(np.random.SeedSequence([seed, rank]).generate_state(1)[0]) % 2**31
+
 def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int | None = None,
-                    train_tfms=None, test_tfms=None, seed: int | None = None, drop_last: bool = False):
+                    train_tfms=None, test_tfms=None, seed: int | None = None, drop_last: bool = False,
+                    shard: tuple = (0, 1)):
     "(train, test) DataLoaders over `data` with the albumentations transforms; test is None without a test split."
     if batch_size < 1: raise ValueError(f"batch_size must be a positive int, got {batch_size}")
     nw = default_workers() if num_workers is None else num_workers
@@ -281,18 +321,28 @@ def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int |
     train_ds = CIFAR10Dataset(data.x_train, data.y_train, train_tfms or train_transforms())
     # training workers are started afresh each epoch and seed their transform from the loader's generator:
     # with `seed`, every epoch's shuffle and augmentation draws are reproducible
-    train_dl = DataLoader(train_ds, shuffle=True, drop_last=drop_last, generator=g, worker_init_fn=_reseed_worker,
-                          **(kw | dict(persistent_workers=False)))
+    if shard[1] > 1:  # under torchrun: every process its part of each batch of one shared order, its own draws
+        if drop_last: raise ValueError("drop_last is not supported with shard")
+        bs = ShardBatchSampler(len(train_ds), batch_size, shard, seed)
+        g = torch.Generator().manual_seed(shard_seed(seed, shard[0])) if seed is not None else None
+        train_dl = DataLoader(train_ds, batch_sampler=bs, generator=g, worker_init_fn=_reseed_worker,
+                              num_workers=nw, pin_memory=kw['pin_memory'])
+    else:
+        train_dl = DataLoader(train_ds, shuffle=True, drop_last=drop_last, generator=g, worker_init_fn=_reseed_worker,
+                              **(kw | dict(persistent_workers=False)))
     test_dl = None
     if data.x_test is not None:
-        test_dl = DataLoader(CIFAR10Dataset(data.x_test, data.y_test, test_tfms or test_transforms()), shuffle=False, **kw)
+        test_ds = CIFAR10Dataset(data.x_test, data.y_test, test_tfms or test_transforms())
+        test_dl = DataLoader(test_ds, shuffle=False, **kw)
     return train_dl, test_dl
 
 # %% ../nbs/00_transforms.ipynb #ce0b7d86
 def reflect_index(n: int, pad: int, device=None) -> torch.Tensor:
-    "Source index of each of the `n + 2*pad` positions of an axis of length `n` reflect-padded by `pad` (torch 'reflect' = cv2.BORDER_REFLECT_101)."
+    """Source index of each of the `n + 2*pad` positions of an axis of length `n` reflect-padded by `pad` (torch
+    'reflect' = cv2.BORDER_REFLECT_101)."""
     if not 0 <= pad < n:
-        raise ValueError(f"pad: expected 0 <= pad < {n} (reflection can mirror at most {n - 1} pixels of an axis of {n}), got {pad}")
+        raise ValueError(f"pad: expected 0 <= pad < {n} (reflection can mirror at most {n - 1} pixels of an axis of "
+                         f"{n}), got {pad}")
     i = torch.arange(-pad, n + pad, device=device).abs()
     return torch.where(i > n - 1, 2 * (n - 1) - i, i)
 
@@ -306,7 +356,8 @@ def _check_batch(x, what: str = "x") -> torch.Tensor:
     return x
 
 def _rand_kw(x: torch.Tensor, generator) -> dict:
-    "Keyword arguments that make torch's random functions draw on `x`'s device from `generator` (None: torch's default)."
+    """Keyword arguments that make torch's random functions draw on `x`'s device from `generator` (None: torch's
+    default)."""
     if generator is not None and generator.device.type != x.device.type:
         raise ValueError(f"generator: expected a torch.Generator on the images' device ({x.device}), got one on "
                          f"{generator.device}; make it with torch.Generator(device=x.device)")
@@ -314,13 +365,15 @@ def _rand_kw(x: torch.Tensor, generator) -> dict:
 
 # %% ../nbs/00_transforms.ipynb #e34c8621
 def batch_crop(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Random crop of each uint8 (B, H, W, 3) image back to H x W after reflect-padding by `pad`: offsets 0..2*`pad`, uniform."
+    """Random crop of each uint8 (B, H, W, 3) image back to H x W after reflect-padding by `pad`: offsets 0..2*`pad`,
+    uniform."""
     B, H, W, _ = _check_batch(x).shape
     if pad == 0: return x
     off = torch.randint(0, 2 * pad + 1, (B, 2), **_rand_kw(x, generator))  # (dy, dx) of each crop in the padded image
-    rows = reflect_index(H, pad, x.device)[off[:, :1] + torch.arange(H, device=x.device)]  # (B, H) source row of each output row
+    # (B, H) source row of each output row
+    rows = reflect_index(H, pad, x.device)[off[:, :1] + torch.arange(H, device=x.device)]
     cols = reflect_index(W, pad, x.device)[off[:, 1:] + torch.arange(W, device=x.device)]  # (B, W) source column
-    # x[b, rows[b, i], cols[b, j]] for every b, i, j, as one index into the B*H*W pixels (faster than three index tensors)
+    # x[b, rows[b, i], cols[b, j]] for every b, i, j, as one index into the B*H*W pixels (faster than three indices)
     pixel = (torch.arange(B, device=x.device)[:, None, None] * H + rows[:, :, None]) * W + cols[:, None, :]
     return x.reshape(-1, x.shape[-1])[pixel]
 
@@ -333,10 +386,12 @@ def batch_flip(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | Non
     return torch.where(flip[:, None, None, None], x.flip(2), x)
 
 def batch_cutout(x: torch.Tensor, size: int = 8, fill=None, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Paint one `size`x`size` square of `fill` (default `mean_fill()`) fully inside each uint8 (B, H, W, 3) image; corners uniform."
+    """Paint one `size`x`size` square of `fill` (default `mean_fill()`) fully inside each uint8 (B, H, W, 3) image;
+    corners uniform."""
     B, H, W, C = _check_batch(x).shape
     if size == 0: return x
-    if not 0 < size <= min(H, W): raise ValueError(f"cutout: expected a hole size 0..{min(H, W)} (0: no hole), got {size}")
+    if not 0 < size <= min(H, W):
+        raise ValueError(f"cutout: expected a hole size 0..{min(H, W)} (0: no hole), got {size}")
     fill = tuple(mean_fill() if fill is None else fill)
     if len(fill) != C or not all(0 <= v <= 255 for v in fill):
         raise ValueError(f"fill: expected one 0..255 value per channel ({C}), got {fill}")
@@ -369,13 +424,15 @@ def normalize_batch(x: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, channel
 def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4, flip_p: float = 0.5,
                   cutout: int = 8, mean=CIFAR10_MEAN, std=CIFAR10_STD, normalize: bool = True,
                   channels_last: bool = False) -> torch.Tensor:
-    "`train_transforms` for a whole uint8 (B, H, W, 3) batch: crop, flip, CutOut, normalise (`normalize=False`: the uint8 images)."
+    """`train_transforms` for a whole uint8 (B, H, W, 3) batch: crop, flip, CutOut, normalise (`normalize=False`: the
+    uint8 images)."""
     x = batch_cutout(batch_flip(batch_crop(x, pad, generator), flip_p, generator), cutout, mean_fill(mean), generator)
     return normalize_batch(x, mean, std, channels_last) if normalize else x
 
 # %% ../nbs/00_transforms.ipynb #24bf6a0a
 class DeviceLoader:
-    "A split held on `device` as one uint8 tensor, shuffled and augmented a whole batch at a time there; iterate it like a DataLoader."
+    """A split held on `device` as one uint8 tensor, shuffled and augmented a whole batch at a time there; iterate it
+    like a DataLoader."""
     def __init__(self,
                  images,                      # uint8 (N, 32, 32, 3) array or tensor
                  labels,                      # int (N,) class indices
@@ -445,7 +502,8 @@ class DeviceLoader:
     def load_state_dict(self, sd: dict):
         "Restore what `state_dict` returned: the next epoch draws what it would have drawn then."
         if not isinstance(sd, dict) or 'generator' not in sd:
-            raise ValueError(f"expected the dict that DeviceLoader.state_dict() returns, with a 'generator' key, got {sd!r:.80}")
+            raise ValueError("expected the dict that DeviceLoader.state_dict() returns, with a 'generator' key, got "
+                             f"{sd!r:.80}")
         try: self.generator.set_state(sd['generator'].cpu())
         except RuntimeError as e:
             raise ValueError(f"the generator state does not fit this loader's generator on {self.device} "
