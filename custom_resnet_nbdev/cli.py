@@ -208,7 +208,12 @@ def read_runs(paths) -> dict:
             raise ValueError(f"{f} is not the history.json of a custom-resnet run")
         name = p.name if p.is_dir() else p.stem if p.name != 'history.json' else p.parent.name
         runs.setdefault(re.sub(r'_s\d+$', '', name), []).append(h)
-    return runs
+    out = {}  # runs of one recipe on different data are not seeds of one result: one group per training-set size
+    for k, hs in runs.items():
+        sizes = sorted({h.get('n_train') for h in hs}, key=lambda n: n or 0)
+        for n in sizes:
+            out[k if len(sizes) == 1 else f"{k} ({n:,} training images)"] = [h for h in hs if h.get('n_train') == n]
+    return out
 
 def cmd_report(a, log=print) -> int:
     "`custom-resnet report`: the Markdown table of the runs named (`runs_table`)."

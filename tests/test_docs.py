@@ -64,3 +64,20 @@ def test_internal_links_resolve():
 
 def test_page_names():
     assert page_name(NBS / '01_model.ipynb') == 'model.html' and page_name(NBS / 'index.ipynb') == 'index.html'
+
+
+FIRST_CELLS = 7  # the title, the introduction, hidden imports: a picture should come right after
+
+
+def _is_picture(cell) -> bool:
+    "An image output, a Markdown image, or a drawn diagram (a code block with box-drawing characters)."
+    if any({'image/png', 'image/svg+xml'} & set(o.get('data', {})) for o in cell.get('outputs', [])): return True
+    src = ''.join(cell['source'])
+    return cell['cell_type'] == 'markdown' and ('![' in src or bool(re.search(r'```[^`]*[┌│─▶]', src)))
+
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_picture_near_the_top(nb):
+    cells = json.loads(nb.read_text())['cells']
+    assert any(_is_picture(c) for c in cells[:FIRST_CELLS]), \
+        f"{nb.name}: no figure or diagram in its first {FIRST_CELLS} cells; a chapter opens with a picture (issue 17)"
