@@ -28,7 +28,7 @@ CHOICES = dict(optimizer=OPTIMIZERS, lr_rule=RULES, lr_min_rule=MIN_RULES, preci
 # The settings `find-lr` uses: what shapes the range test (the rest would be ignored there, so it does not take them)
 FIND_LR_FIELDS = ('batch_size', 'optimizer', 'weight_decay', 'momentum', 'label_smoothing', 'lr_finder_iters',
                   'lr_rule', 'lr_max_div', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'device', 'precision',
-                  'channels_last',                  'data_path', 'num_workers', 'seed')
+                  'channels_last', 'data_path', 'num_workers', 'seed')
 
 def _field_type(f):
     "The type an option of field `f` parses: `float | None` → float."
@@ -168,7 +168,6 @@ def run_summary(history: dict) -> dict:
                 seed=cfg['seed'], lr_min=history['lr_min'], lr_max=history['lr_max'], epochs=len(ep),
                 of_epochs=cfg['epochs'], acc=ep[-1]['test_acc'] if ep else None,
                 final_acc=fin.get('test_acc'), final_variant=final_variant(fin) if fin else None,
-                acc_tta=fin.get('test_acc') if fin.get('tta') else None,
                 range_test_min=history['lr_range_time'] / 60 if 'lr_range_time' in history else None,
                 train_min=sum(r['epoch_time'] for r in ep) / 60, n_train=history['n_train'], n_test=history['n_test'],
                 hardware=f"{history.get('hardware', history['device'])}, {history['precision']}")
