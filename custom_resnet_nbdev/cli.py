@@ -20,7 +20,7 @@ from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, l
 from .lr_finder import RULES, MIN_RULES
 from .train import (TrainConfig, RECIPES, OPTIMIZERS, Trainer, CheckpointError, load_checkpoint,
                                        model_from_checkpoint, evaluate, resolve_device, plot_history, plot_confusion,
-                                       show_misclassified, json_safe, dist_from_env, close_figure)
+                                       show_misclassified, json_safe, dist_from_env, close_figure, variant_name)
 
 # %% ../nbs/05_cli.ipynb #c11a0006
 CHOICES = dict(optimizer=OPTIMIZERS, lr_rule=RULES, lr_min_rule=MIN_RULES, precision=('auto', 'fp32', 'bf16', 'fp16'),
@@ -59,20 +59,20 @@ def config_from_args(a) -> TrainConfig:
 # %% ../nbs/05_cli.ipynb #c11a0009
 def parser() -> argparse.ArgumentParser:
     "The `custom-resnet` argument parser."
-    p = argparse.ArgumentParser(prog='custom-resnet', description="Train and evaluate the custom ResNet (ResNet-9) on "
-                                                                  "CIFAR-10.")
+    p = argparse.ArgumentParser(prog='custom-resnet',
+                                description="Train and evaluate the custom ResNet (ResNet-9) on CIFAR-10.")
     sub = p.add_subparsers(dest='cmd', required=True)
     def data_args(q):
         q.add_argument('--data', default='data',
                        help="CIFAR-10 root: torchvision's layout (downloaded if missing), image folders train/<class>/ "
                             "and/or test/<class>/, or 'sample' for the images shipped in the package (default: ./data)")
-        q.add_argument('--holdout', type=int, default=0, help="without a test split: use the last K images of each "
-                                                              "class as the test split")
-        q.add_argument('--train-per-class', type=int, default=None, help="train on the first N images of each class "
-                                                                         "only")
+        q.add_argument('--holdout', type=int, default=0,
+                       help="without a test split: use the last K images of each class as the test split")
+        q.add_argument('--train-per-class', type=int, default=None,
+                       help="train on the first N images of each class only")
         q.add_argument('--no-download', action='store_true', help="never try to download CIFAR-10")
-    t = sub.add_parser('train', help="LR range test, then One Cycle training; writes model, checkpoint, history and "
-                                     "plots to --out")
+    t = sub.add_parser('train', help="LR range test, then One Cycle training; "
+                                     "writes model, checkpoint, history and plots to --out")
     data_args(t)
     t.add_argument('--recipe', choices=tuple(RECIPES), default=None,
                    help="start from a named configuration: " + ", ".join(RECIPES)
@@ -159,7 +159,7 @@ def run_lock(out: Path):
 # %% ../nbs/05_cli.ipynb #c11a0014s
 def final_variant(final: dict) -> str:
     "Which model a final evaluation scored: 'weights' or 'ema' (their average), '+tta' with flip TTA."
-    return ('ema' if final.get('ema') else 'weights') + ('+tta' if final.get('tta') else '')
+    return variant_name(bool(final.get('ema')), bool(final.get('tta')))
 
 def run_summary(history: dict) -> dict:
     "The numbers a table of runs needs, from a run's `history` (as saved in history.json)."
@@ -173,18 +173,20 @@ def run_summary(history: dict) -> dict:
                 hardware=f"{history.get('hardware', history['device'])}, {history['precision']}")
 
 def _pct(x): return '-' if x is None else f"{100 * x:.2f}"
-def _mean_spread(v): return '-' if not v else f"{sum(v) / len(v):.2f} ± {(max(v) - min(v)) / 2:.2f}"
+def _mean_spread(v):  # one run has no spread to show
+    return '-' if not v else f"{v[0]:.2f}" if len(v) == 1 else f"{sum(v) / len(v):.2f} ± {(max(v) - min(v)) / 2:.2f}"
 
-def runs_table(runs: dict) -> str:
-    """Markdown tables of `runs`, `{name: [history, ...]}`: a row per run, then per name the mean ± half-range of its
-    runs."""
+def runs_table(runs: dict, summary: bool = True) -> str:
+    """Markdown tables of `runs`, `{name: [history, ...]}`: a row per run (epochs done, accuracy, time, hardware),
+    then, with `summary`, per name the mean ± half-range of its runs."""
     S = {k: [run_summary(h) for h in hs] for k, hs in runs.items()}
     mins = lambda x: '-' if x is None else f"{x:.1f}"
-    out = ['| run | seed | LRMIN | LRMAX | last epoch (%) | final (%) | final model | range test (min) '
-           '| epochs (min) |', '|---|---:|---:|---:|---:|---:|---|---:|---:|']
-    out += [f"| {k} | {s['seed']} | {s['lr_min']:.3g} | {s['lr_max']:.3g} | {_pct(s['acc'])} | {_pct(s['final_acc'])} "
-            f"| {s['final_variant'] or '-'} | {mins(s['range_test_min'])} | {mins(s['train_min'])} |"
-            for k, ss in S.items() for s in ss]
+    out = ['| run | seed | LRMIN | LRMAX | epochs | last epoch (%) | final (%) | final model | range test (min) '
+           '| training (min) | hardware |', '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|']
+    out += [f"| {k} | {s['seed']} | {s['lr_min']:.3g} | {s['lr_max']:.3g} | {s['epochs']}/{s['of_epochs']} "
+            f"| {_pct(s['acc'])} | {_pct(s['final_acc'])} | {s['final_variant'] or '-'} | {mins(s['range_test_min'])} "
+            f"| {mins(s['train_min'])} | {s['hardware']} |" for k, ss in S.items() for s in ss]
+    if not summary: return '\n'.join(out)
     out += ['', '| run | seeds | last epoch (%), mean ± half-range | final (%), mean ± half-range |',
             '|---|---|---:|---:|']
     out += [f"| {k} | {', '.join(str(s['seed']) for s in ss)} | "

@@ -6,8 +6,8 @@
 __all__ = ['OPTIMIZERS', 'DEFAULT_WEIGHT_DECAY', 'RECIPES', 'CHECKPOINT_FORMAT', 'DIVERGED_LOSS', 'LEGACY_CONFIG',
            'resolve_device', 'cpu_has_bf16', 'cpu_has_amx_bf16', 'cuda_capability', 'resolve_precision', 'autocast',
            'TrainConfig', 'seed_everything', 'epoch_seed', 'seed_loader', 'CheckpointError', 'atomic_save',
-           'load_checkpoint', 'data_fingerprint', 'reported_weights', 'model_from_checkpoint', 'evaluate',
-           'decay_groups', 'make_optimizer', 'train_step', 'Diverged', 'ema_decay', 'WeightEMA', 'Dist',
+           'load_checkpoint', 'data_fingerprint', 'variant_name', 'reported_weights', 'model_from_checkpoint',
+           'evaluate', 'decay_groups', 'make_optimizer', 'train_step', 'Diverged', 'ema_decay', 'WeightEMA', 'Dist',
            'dist_from_env', 'init_distributed', 'all_sum', 'broadcast', 'Trainer', 'close_figure', 'json_safe',
            'hardware', 'export_half', 'plot_history', 'plot_confusion', 'misclassified', 'show_misclassified']
 
@@ -26,7 +26,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from fastcore.basics import patch
 
 from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, cifar10_loaders, load_cifar10,
-                                            show_images, DeviceLoader, ShardBatchSampler, atomic_write, shard_seed)
+                                            show_images, DeviceLoader, ShardBatchSampler, atomic_write, shard_seed,
+                                            _first_line)
 from .custom_resnet import CustomResNet
 from .lr_finder import find_lr, LRRangeResult, RULES, MIN_DIV, MIN_RULES
 from .onecycle import one_cycle
@@ -154,6 +155,8 @@ RECIPES = dict(
     default={},
     adam=dict(optimizer='adam', weight_decay=1e-4, lr_rule='centered', lr_min_rule='ratio', lr_min_div=25.0,
               logit_scale=1.0, label_smoothing=0.0, ema_epochs=0.0),
+    sgd_edge=dict(optimizer='sgd', weight_decay=5e-4, momentum=0.9, cycle_momentum=True, bn_weight_decay=True,
+                  lr_rule='edge', lr_min_rule='fall', logit_scale=0.125, label_smoothing=0.2, ema_epochs=1.0, tta=True),
     page=dict(optimizer='sgd', lr_min=0.0, lr_max=0.4, weight_decay=5e-4, momentum=0.9, cycle_momentum=False,
               logit_scale=0.125, label_smoothing=0.0, tta=False, ema_epochs=0.0),
 )
@@ -190,9 +193,6 @@ CHECKPOINT_FORMAT = 'custom_resnet_nbdev/1'
 class CheckpointError(ValueError):
     "A checkpoint file that cannot be used: missing, corrupt, or of another architecture."
 
-# an exception may have no message at all
-def _first_line(e: BaseException) -> str: return (str(e).splitlines() or [''])[0]
-
 def atomic_save(obj, path):
     "`torch.save(obj, path)` through a temporary file and a rename: never a half-written file at `path`."
     if isinstance(obj, (str, bytes)):
@@ -220,6 +220,10 @@ def data_fingerprint(data: CIFAR10Data) -> str:
     h.update(np.asarray(data.y_train, np.int64).tobytes())
     if data.y_test is not None: h.update(np.asarray(data.y_test, np.int64).tobytes())
     return h.hexdigest()[:16]
+
+def variant_name(ema: bool, tta: bool) -> str:
+    "The name of a model as evaluated: 'weights' (as trained) or 'ema' (their average), '+tta' with flip TTA."
+    return ('ema' if ema else 'weights') + ('+tta' if tta else '')
 
 def reported_weights(ck: dict) -> tuple[dict, str]:
     "The state dict a run reports, from checkpoint dict `ck`, and which it is: its weight average if it keeps one."
@@ -365,8 +369,8 @@ class Trainer:
         n = len(data.x_train)
         if n == 0: raise ValueError("the data has no training images: expected train/<class>/ image folders")
         if cfg.batch_size > n:
-            raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training images: use --batch-size "
-                             f"{n} or less")
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training images: "
+                             f"use --batch-size {n} or less")
         self.dist = d = dist_from_env()
         if d.world > 1 and cfg.batch_size % d.world:
             raise ValueError(f"batch_size {cfg.batch_size} does not divide among the {d.world} processes of this "
@@ -406,24 +410,27 @@ class Trainer:
         self.sched, self.lr_range, self.epoch, self.final_eval = None, None, 0, None
         self.history = dict(epochs=[], lrs=[])
 
-    def _loaders(self, shard: tuple | None = None):
-        "(train, test) loaders of the chosen data path; `shard` (default: this process's) splits every training batch."
+    def _loaders(self, shard: tuple | None = None, test: bool = True):
+        """(train, test) loaders of the chosen data path; `shard` (default: this process's) splits every training
+        batch; `test=False`: no test loader (None)."""
         cfg, d, shard = self.cfg, self.data, shard or (self.dist.rank, self.dist.world)
         if self.data_path == 'fast':
             tr = DeviceLoader(d.x_train, d.y_train, cfg.batch_size, train=True, device=self.device, seed=cfg.seed,
                               channels_last=self.channels_last, shard=shard)
-            te = None if d.x_test is None else DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False,
+            te = None if d.x_test is None or not test else DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False,
                                                             device=self.device, channels_last=self.channels_last)
             return tr, te
         # reseeding workers: reproducible
-        return cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed, shard=shard)
+        tr, te = cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed, shard=shard)
+        return tr, te if test else None
 
     @property
     def steps_per_epoch(self) -> int: return len(self.train_dl)
 
     def find_lr(self, num_iter: int | None = None) -> LRRangeResult:
         "Run the LR range test on the training loader; model and optimizer come back exactly as they were."
-        dl = self.train_dl if self.dist.world == 1 else self._loaders(shard=(0, 1))[0]  # process 0 alone, whole batches
+        # under torchrun: process 0's loader alone, whole batches
+        dl = self.train_dl if self.dist.world == 1 else self._loaders(shard=(0, 1), test=False)[0]
         seed_loader(dl, epoch_seed(self.cfg.seed, -1))
         amp = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.precision)
         self.lr_range = find_lr(self.model, dl, optimizer=self.opt, criterion=self.loss_fn,
@@ -473,10 +480,9 @@ class Trainer:
     def _check_loss(self, loss: float, step: int, lr: float):
         "Raise `Diverged` at a non-finite loss, or one above `DIVERGED_LOSS` (ln 10 = 2.3 is a uniform guess)."
         if math.isfinite(loss) and loss <= DIVERGED_LOSS: return
-        raise Diverged(f"training diverged in epoch {self.epoch + 1}, step {step + 1} of {self.steps_per_epoch}, at LR "
-                       f"{lr:.3g}: loss {loss:.4g}" + (f"; the checkpoint of epoch {self.epoch} in {self.out_dir} is "
-                                                       "kept, untouched"
-                                              if self.out_dir is not None else "") + "; lower the LRs")
+        kept = f"; the checkpoint of epoch {self.epoch} in {self.out_dir} is kept, untouched" if self.out_dir else ""
+        raise Diverged(f"training diverged in epoch {self.epoch + 1}, step {step + 1} of {self.steps_per_epoch}, "
+                       f"at LR {lr:.3g}: loss {loss:.4g}{kept}; lower the LRs")
 
     def fit(self, stop_after: int | None = None):
         "Train the remaining epochs (or only `stop_after` of them), checkpointing after each. Returns the history."
@@ -530,8 +536,8 @@ class Trainer:
         for ema in ((False, True) if self.ema is not None else (False,)):
             for tta in (False, True):
                 ev = self.evaluate(tta=tta, ema=ema)
-                variants[('ema' if ema else 'weights') + ('+tta' if tta else '')] = ev
-        key = ('ema' if self.ema is not None else 'weights') + ('+tta' if self.cfg.tta else '')
+                variants[variant_name(ema, tta)] = ev
+        key = variant_name(self.ema is not None, self.cfg.tta)
         self.final_eval = ev = variants[key]
         wrong = misclassified(ev['targets'], ev['preds'], 5)
         self.history['final'] = dict(test_loss=ev['loss'], test_acc=ev['acc'], tta=self.cfg.tta,

@@ -76,6 +76,9 @@ class CIFAR10Data:
 # %% ../nbs/00_transforms.ipynb #795ce26e
 _IMG_EXTS = {'.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff', '.gif'}  # what PIL reads
 
+# for one-line error messages; an exception may have no message at all
+def _first_line(e: BaseException) -> str: return (str(e).splitlines() or [''])[0]
+
 def _class_dirs(split_dir: Path) -> list[Path]:
     dirs = sorted(d for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith('.'))
     if not dirs: raise FileNotFoundError(f"{split_dir} has no class folders: expected {split_dir}/<class>/*.png|jpg")
@@ -94,7 +97,7 @@ def _decode(f: Path) -> np.ndarray:
     try:
         with Image.open(f) as im: a = np.asarray(im.convert('RGB'))
     except Exception as e:  # zero bytes, random bytes, a truncated JPEG: name the file, in one line
-        first = (str(e).splitlines() or [''])[0][:120]
+        first = _first_line(e)[:120]
         raise ValueError(f"{f}: not a readable image ({type(e).__name__}: {first})") from None
     if a.shape != (32, 32, 3): raise ValueError(f"{f}: expected a 32x32 RGB image, got {a.shape[1]}x{a.shape[0]}")
     return a
@@ -180,7 +183,7 @@ def load_cifar10(root, download: bool = True, cache: bool = True) -> CIFAR10Data
         except Exception as e:  # no internet, a partial download, a corrupt archive...
             if not existed: shutil.rmtree(root, ignore_errors=True)  # a mistyped path leaves no folder behind
             raise FileNotFoundError(f"could not load CIFAR-10 from {root} ({type(e).__name__}: "
-                                    f"{(str(e).splitlines() or [''])[0]}); {_WHAT_TO_PASS}") from None
+                                    f"{_first_line(e)}); {_WHAT_TO_PASS}") from None
     raise FileNotFoundError(f"no CIFAR-10 found at {root}; {_WHAT_TO_PASS}")
 
 # %% ../nbs/00_transforms.ipynb #ae9a60cd
@@ -287,13 +290,18 @@ def _reseed_worker(worker_id: int):
     tfm = getattr(torch.utils.data.get_worker_info().dataset, 'transform', None)
     if hasattr(tfm, 'set_random_seed'): tfm.set_random_seed(torch.initial_seed() % 2**31)
 
+def _check_shard(shard, batch_size: int) -> tuple[int, int]:
+    "`shard` as (rank, world size), checked, with `batch_size` divisible among the processes."
+    rank, world = shard
+    if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
+        raise ValueError(f"shard: expected (rank, world size) with 0 <= rank < world size, got {shard!r}")
+    if batch_size % world: raise ValueError(f"batch_size {batch_size} does not divide among {world} processes")
+    return rank, world
+
 class ShardBatchSampler:
     "Batches of a shuffled `range(n)`, this process's part of each (`shard`): `DeviceLoader`'s order, for a DataLoader."
     def __init__(self, n: int, batch_size: int, shard: tuple = (0, 1), seed: int | None = None):
-        rank, world = shard
-        if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
-            raise ValueError(f"shard: expected (rank, world size) with 0 <= rank < world size, got {shard!r}")
-        if batch_size % world: raise ValueError(f"batch_size {batch_size} does not divide among {world} processes")
+        rank, world = _check_shard(shard, batch_size)
         self.n, self.batch_size, self.rank, self.world = n, batch_size, rank, world
         self.generator = torch.Generator()  # the same seed on every process: the same order
         if seed is None: self.generator.seed()
@@ -457,10 +465,7 @@ class DeviceLoader:
         reflect_index(32, pad)                                                # pad: 0 <= pad < 32
         if not 0 <= flip_p <= 1: raise ValueError(f"flip_p: expected a probability 0 <= p <= 1, got {flip_p}")
         if not 0 <= cutout <= 32: raise ValueError(f"cutout: expected a hole size 0..32 (0: no hole), got {cutout}")
-        rank, world = shard
-        if not (isinstance(world, int) and world >= 1 and isinstance(rank, int) and 0 <= rank < world):
-            raise ValueError(f"shard: expected (rank, world size) with 0 <= rank < world size, got {shard!r}")
-        if batch_size % world: raise ValueError(f"batch_size {batch_size} does not divide among {world} processes")
+        rank, world = _check_shard(shard, batch_size)
         self.rank, self.world = rank, world
         self.device = torch.device(device)
         self.images = torch.tensor(images, device=self.device)  # the whole split, copied to the device once
