@@ -417,8 +417,8 @@ class Trainer:
         if self.data_path == 'fast':
             tr = DeviceLoader(d.x_train, d.y_train, cfg.batch_size, train=True, device=self.device, seed=cfg.seed,
                               channels_last=self.channels_last, shard=shard)
-            te = None if d.x_test is None or not test else DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False,
-                                                            device=self.device, channels_last=self.channels_last)
+            te = None if d.x_test is None or not test else DeviceLoader(
+                d.x_test, d.y_test, cfg.batch_size, train=False, device=self.device, channels_last=self.channels_last)
             return tr, te
         # reseeding workers: reproducible
         tr, te = cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed, shard=shard)
