@@ -14,12 +14,13 @@ version of the defaults) is reported as a mismatch instead of being mixed into t
 
     python benchmarks/bench_recipes.py --data /tmp/cifar10 --runs runs/p5k --recipes default --seeds 0 1
     python benchmarks/bench_recipes.py --runs runs/p5k --table      # only print the table of what is there
+    python benchmarks/bench_recipes.py --runs /tmp/runs/full --table --compare sgd_edge page   # ... and compare two
 """
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 
-from custom_resnet_nbdev.train import LEGACY_CONFIG, TrainConfig
-from custom_resnet_nbdev.cli import config_from_args, parser, run_summary, runs_table
+from custom_resnet_nbdev.train import LEGACY_CONFIG, RANGE_TEST_RULES, TrainConfig
+from custom_resnet_nbdev.cli import compare_runs, compare_text, config_from_args, parser, run_summary, runs_table
 
 # name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
 # still means the same run when the defaults change; 'default' is whatever the installed package does.
@@ -44,9 +45,16 @@ RECIPES = {
     # average of the weights and flip TTA for evaluation.
     'sgd_edge': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'edge',
                  '--lr-min-rule', 'fall', '--logit-scale', '0.125', '--ema-epochs', '1', '--tta', '--precision', 'fp32'],
+    # The candidate at Page's peak step (02_lr_finder, "Where Page's recipe trains"): LRMAX where the sweep's loss has
+    # climbed all the way back to its start (--lr-edge 1, about Page's 0.4 on the full-scale sweeps) and momentum
+    # fixed at 0.9 as his (cycled, it is 0.85 at the peak: a smaller step); the rest as sgd_edge.
+    'sgd_edge1': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'edge',
+                  '--lr-edge', '1', '--no-cycle-momentum', '--lr-min-rule', 'fall', '--logit-scale', '0.125',
+                  '--ema-epochs', '1', '--tta', '--precision', 'fp32'],
 }
 COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch',
-            'lr_rule', 'lr_max_div', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'ema_epochs', 'cycle_momentum', 'tta')
+            'lr_rule', 'lr_max_div', 'lr_edge', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'ema_epochs', 'cycle_momentum',
+            'tta')
 
 
 def recipe_config(name: str) -> dict:
@@ -59,7 +67,10 @@ def mismatch(name: str, config: dict) -> list[str]:
     "The settings in which a run's saved `config` differs from recipe `name` (empty: it is that recipe)."
     want = recipe_config(name)
     config = LEGACY_CONFIG | config  # a run saved before a setting existed did what LEGACY_CONFIG says
-    return [f"{k}={config.get(k)!r} (recipe: {want[k]!r})" for k in COMPARED if config.get(k) != want[k]]
+    # a recipe that fixes both LRs reads nothing off the range test: the rules' settings do not change its run
+    fixed = want['lr_min'] is not None and want['lr_max'] is not None
+    return [f"{k}={config.get(k)!r} (recipe: {want[k]!r})" for k in COMPARED
+            if config.get(k) != want[k] and not (fixed and k in RANGE_TEST_RULES)]
 
 
 def is_default(name: str) -> bool:
@@ -90,20 +101,33 @@ def finished(run: Path) -> dict | None:
     return h if h and 'final' in h and len(h['epochs']) == h['config']['epochs'] else None
 
 
-def table(runs_dir: Path) -> str:
-    "The Markdown tables of the finished runs in `runs_dir` (folders <recipe>_s<seed>), grouped by recipe."
+def finished_groups(runs_dir: Path) -> tuple[dict, list]:
+    "`{recipe: [history, ...]}` of the finished runs in `runs_dir` (folders <recipe>_s<seed>), and notes on those left out."
     groups, notes = {}, []
     for p in sorted(runs_dir.glob('*_s[0-9]*')):
         if not p.is_dir() or (h := finished(p)) is None: continue
         name = p.name.rsplit('_s', 1)[0]
         bad = mismatch(name, h['config']) if name in RECIPES else ['not a recipe of this script']
         if bad: notes.append(f"not counted: {p.name} differs from its recipe: {'; '.join(bad)}"); continue
-        groups.setdefault(name + (' (the default)' if is_default(name) else ''), []).append(h)
+        groups.setdefault(name, []).append(h)
+    return groups, notes
+
+
+def table(runs_dir: Path, compare=None) -> str:
+    """The Markdown tables of the finished runs in `runs_dir`, grouped by recipe; with `compare` (recipes A and B),
+    then A against B (`compare_runs`: as each reports, like for like, and issue 16's bar)."""
+    groups, notes = finished_groups(runs_dir)
     if not groups: return f"no finished runs in {runs_dir}" + ''.join('\n' + n for n in notes)
     h0 = next(iter(groups.values()))[0]
     head = (f"{runs_dir}: {h0['n_train']:,} training images, {h0['n_test']:,} validation images, "
             f"{h0['config']['epochs']} epochs at batch {h0['config']['batch_size']}; {run_summary(h0)['hardware']}, torch {h0.get('torch', '?')}\n")
-    return head + '\n' + runs_table(groups) + ''.join('\n\n' + n for n in notes)
+    shown = {k + (' (the default)' if is_default(k) else ''): hs for k, hs in groups.items()}
+    out = head + '\n' + runs_table(shown) + ''.join('\n\n' + n for n in notes)
+    if compare:
+        missing = [k for k in compare if k not in groups]
+        out += '\n\n' + (f"--compare: no finished runs of {', '.join(missing)} in {runs_dir}" if missing
+                          else compare_text(compare_runs(groups, *compare)))
+    return out
 
 
 def main(argv=None):
@@ -115,6 +139,9 @@ def main(argv=None):
     p.add_argument('--train-per-class', type=int, default=500)
     p.add_argument('--holdout', type=int, default=500)
     p.add_argument('--table', action='store_true', help="run nothing, print the table of the finished runs")
+    p.add_argument('--compare', nargs=2, metavar=('A', 'B'), choices=sorted(RECIPES),
+                   help="under the table, recipe A against recipe B: as each reports, like for like, and the bar "
+                        "(A above B by 0.5 points over 2 seeds)")
     a = p.parse_args(argv)
     runs = Path(a.runs)
     if not a.table:
@@ -122,7 +149,7 @@ def main(argv=None):
             for seed in a.seeds:
                 code = run_one(a.data, runs / f"{name}_s{seed}", name, seed, a.train_per_class, a.holdout)
                 if code: print(f"{name}_s{seed}: custom-resnet train exited with {code}; see {runs / f'{name}_s{seed}.log'}"); return code
-    print(table(runs))
+    print(table(runs, a.compare))
     return 0
 
 

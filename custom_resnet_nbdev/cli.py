@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['CHOICES', 'FIND_LR_FIELDS', 'RESUME_MAY_CHANGE', 'COMMANDS', 'config_options', 'given', 'config_from_args', 'parser',
            'split_holdout', 'check_data_args', 'load_data', 'run_lock', 'final_variant', 'run_summary', 'runs_table',
-           'read_runs', 'cmd_report', 'check_resume_options', 'cmd_train', 'cmd_evaluate', 'cmd_find_lr', 'main']
+           'read_runs', 'run_variants', 'compare_runs', 'compare_text', 'cmd_report', 'check_resume_options',
+           'cmd_train', 'cmd_evaluate', 'cmd_find_lr', 'main']
 
 # %% ../nbs/05_cli.ipynb #c11a0004
 import argparse, contextlib, json, os, sys, typing
@@ -27,7 +28,7 @@ CHOICES = dict(optimizer=OPTIMIZERS, lr_rule=RULES, lr_min_rule=MIN_RULES, preci
                data_path=('auto', 'fast', 'albumentations'))
 # The settings `find-lr` uses: what shapes the range test (the rest would be ignored there, so it does not take them)
 FIND_LR_FIELDS = ('batch_size', 'optimizer', 'weight_decay', 'momentum', 'label_smoothing', 'lr_finder_iters',
-                  'lr_rule', 'lr_max_div', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'device', 'precision',
+                  'lr_rule', 'lr_max_div', 'lr_edge', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'device', 'precision',
                   'channels_last', 'data_path', 'num_workers', 'seed')
 
 def _field_type(f):
@@ -83,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--quiet', action='store_true', help="no progress bars")
     r = sub.add_parser('report', help="a table of runs (LRs, accuracies, time) from their folders or history.json")
     r.add_argument('runs', nargs='+', help="run folders or history.json files; NAME_s<seed> runs make group NAME")
+    r.add_argument('--compare', nargs=2, metavar=('A', 'B'),
+                   help="then compare group A with group B: each as it reports, like for like, and the bar")
+    r.add_argument('--margin', type=float, default=0.5, help="the bar: A above B by this many points (default: 0.5)")
+    r.add_argument('--seeds', type=int, default=2, help="the bar: over this many seeds of A (default: 2)")
     e = sub.add_parser('evaluate', help="accuracy and per-class accuracy of a saved model on a data root")
     data_args(e)
     e.add_argument('--checkpoint', required=True, help="a model.pt or checkpoint.pt written by train")
@@ -216,9 +221,61 @@ def read_runs(paths) -> dict:
             out[k if len(sizes) == 1 else f"{k} ({n:,} training images)"] = [h for h in hs if h.get('n_train') == n]
     return out
 
+def run_variants(history: dict) -> dict:
+    """A finished run's final accuracy per variant (`variant_name`: 'weights', 'weights+tta', 'ema', 'ema+tta'); empty
+    while it runs. A history written before the final evaluation scored every variant keeps only the reported one;
+    the weights' without TTA is then its last epoch's validation accuracy (the per-epoch curve is theirs)."""
+    fin = history.get('final')
+    if not fin: return {}
+    last = {'weights': history['epochs'][-1]['test_acc'], final_variant(fin): fin['test_acc']}
+    return last | (fin.get('variants') or {})
+
+def compare_runs(runs: dict, a: str, b: str, margin: float = 0.5, seeds: int = 2) -> dict:
+    """Group `a` of `runs` (as `read_runs` makes them) against group `b`, over their finished runs, in points: the
+    final accuracy each reports (`diff`: mean against mean; `by_seed`: each of `a`'s against `b`'s mean), the same
+    variants of both (`like_for_like`), and the bar: does `a` beat `b` by at least `margin` on average over `seeds`
+    of its seeds ('met', 'not met', or 'not judged' until that many have finished)?"""
+    for g in (a, b):
+        if g not in runs: raise ValueError(f"no runs of {g!r} to compare; the runs given make: {', '.join(runs)}")
+    done = {g: [h for h in runs[g] if h.get('final')] for g in (a, b)}
+    mean = lambda v: sum(v) / len(v)
+    fa, fb = ([100 * h['final']['test_acc'] for h in done[g]] for g in (a, b))
+    va, vb = ([run_variants(h) for h in done[g]] for g in (a, b))
+    both = [k for k in (va[0] if va and vb else {}) if all(k in v for v in va + vb)]
+    diff = mean(fa) - mean(fb) if fa and fb else None
+    return dict(a=a, b=b, a_final=fa, b_final=fb, diff=diff, by_seed=[x - mean(fb) for x in fa] if fb else [],
+                like_for_like={k: 100 * (mean([v[k] for v in va]) - mean([v[k] for v in vb])) for k in both},
+                margin=margin, seeds=seeds,
+                bar='not judged' if diff is None or len(fa) < seeds else 'met' if diff >= margin - 1e-9 else 'not met')
+
+def compare_text(c: dict, bar: bool = True) -> str:
+    "`compare_runs`' result `c` as Markdown lines (the bar's last, unless `bar=False`)."
+    a, b, fa, fb = c['a'], c['b'], c['a_final'], c['b_final']
+    pcts = lambda v: ', '.join(f"{x:.2f}%" for x in v)
+    if c['diff'] is None: lines = [f"- {a} vs {b}: not both finished yet ({len(fa)} and {len(fb)} finished runs)."]
+    else:
+        lines = [f"- {a} ({pcts(fa)}) vs {b} ({pcts(fb)}), each as it reports: **{c['diff']:+.2f} points** on average"
+                 + (f", {', '.join(f'{d:+.2f}' for d in c['by_seed'])} seed by seed" if len(fa) > 1 else '')
+                 + f" ({len(fa)} seed{'s' * (len(fa) > 1)} against {len(fb)})"]
+        same = ', '.join(f"{k} {d:+.2f}" for k, d in c['like_for_like'].items())
+        lines.append(f"- {a} vs {b}, like for like (the same variant of each): "
+                     + (same or 'no variant that both recorded'))
+    if bar:
+        rule = f"{a} above {b} by at least {c['margin']:g} points on average over {c['seeds']} seeds"
+        if c['bar'] != 'not judged': lines.append(f"- The bar ({rule}): **{c['bar']}**")
+        elif not fb: lines.append(f"- The bar ({rule}): not judged yet, {b} has not finished")
+        else: lines.append(f"- The bar ({rule}): not judged yet, {len(fa)} of {c['seeds']} seeds of {a} finished"
+                           + ('' if c['diff'] is None else f" ({c['diff']:+.2f} so far)"))
+    return '\n'.join(lines)
+
 def cmd_report(a, log=print) -> int:
-    "`custom-resnet report`: the Markdown table of the runs named (`runs_table`)."
-    print(runs_table(read_runs(a.runs)))
+    "`custom-resnet report`: the Markdown table of the runs named (`runs_table`), and `--compare A B`'s lines."
+    runs = read_runs(a.runs)
+    text = runs_table(runs)
+    if a.compare:
+        if a.seeds < 1: raise ValueError(f"--seeds must be a number of seeds >= 1, got {a.seeds}")
+        text += '\n\n' + compare_text(compare_runs(runs, *a.compare, margin=a.margin, seeds=a.seeds))
+    print(text)
     return 0
 
 # %% ../nbs/05_cli.ipynb #c11a0015

@@ -320,8 +320,9 @@ def shard_seed(seed: int, rank: int) -> int:
 
 def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int | None = None,
                     train_tfms=None, test_tfms=None, seed: int | None = None, drop_last: bool = False,
-                    shard: tuple = (0, 1)):
-    "(train, test) DataLoaders over `data` with the albumentations transforms; test is None without a test split."
+                    shard: tuple = (0, 1), test: bool = True):
+    """(train, test) DataLoaders over `data` with the albumentations transforms; test is None without a test split
+    or with `test=False`."""
     if batch_size < 1: raise ValueError(f"batch_size must be a positive int, got {batch_size}")
     nw = default_workers() if num_workers is None else num_workers
     kw = dict(batch_size=batch_size, num_workers=nw, pin_memory=torch.cuda.is_available(), persistent_workers=nw > 0)
@@ -339,7 +340,7 @@ def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int |
         train_dl = DataLoader(train_ds, shuffle=True, drop_last=drop_last, generator=g, worker_init_fn=_reseed_worker,
                               **(kw | dict(persistent_workers=False)))
     test_dl = None
-    if data.x_test is not None:
+    if data.x_test is not None and test:
         test_ds = CIFAR10Dataset(data.x_test, data.y_test, test_tfms or test_transforms())
         test_dl = DataLoader(test_ds, shuffle=False, **kw)
     return train_dl, test_dl
