@@ -81,3 +81,31 @@ def test_a_picture_near_the_top(nb):
     cells = json.loads(nb.read_text())['cells']
     assert any(_is_picture(c) for c in cells[:FIRST_CELLS]), \
         f"{nb.name}: no figure or diagram in its first {FIRST_CELLS} cells; a chapter opens with a picture (issue 17)"
+
+
+def _mixed_cells(nb: Path) -> list[str]:
+    "Cells of `nb` that nbdev's docs processing runs because they import, while also doing other work."
+    import warnings
+    from nbdev.process import NBProcessor
+    from nbdev.processors import _do_eval
+    out = []
+    for c in NBProcessor(nb).nb.cells:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            if c.cell_type == 'code': _do_eval(c)
+        if any('imports and other code' in str(x.message) for x in w): out.append(c.get('id') or c.source[:60])
+    return out
+
+
+@pytest.mark.parametrize('nb', [p for p in NOTEBOOKS if p.stem[:2].isdigit()], ids=lambda p: p.stem)
+def test_docs_processing_runs(nb, tmp_path, monkeypatch):
+    """nbdev's docs processing (`nbdev_proc_nbs`, the first step of `nbdev_docs`) runs each chapter's imports, exported
+    cells and `show_doc` calls in a fresh shell, from the repository root, and fails the whole site on the first error.
+    It also runs any cell that mixes imports with other code (nbdev's FAQ: keep imports in cells of their own), which
+    here meant reading `results/...` from the wrong folder, or training models while building the docs."""
+    from nbdev.processors import FilterDefaults
+    from nbdev.serve_drv import main
+    assert not _mixed_cells(nb), f"{nb.name}: cells that import and do other work (docs-time runs): {_mixed_cells(nb)}"
+    monkeypatch.chdir(ROOT)
+    main((nb, tmp_path / nb.name, FilterDefaults))
+    assert json.loads((tmp_path / nb.name).read_text())['cells']
