@@ -19,7 +19,7 @@ version of the defaults) is reported as a mismatch instead of being mixed into t
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 
-from custom_resnet_nbdev.train import LEGACY_CONFIG, RANGE_TEST_RULES, TrainConfig
+from custom_resnet_nbdev.train import LEGACY_CONFIG, RANGE_TEST_RULES, RECIPE_FIELDS, TrainConfig
 from custom_resnet_nbdev.cli import compare_runs, compare_text, config_from_args, parser, run_summary, runs_table
 
 # name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
@@ -52,9 +52,7 @@ RECIPES = {
                   '--lr-edge', '1', '--no-cycle-momentum', '--lr-min-rule', 'fall', '--logit-scale', '0.125',
                   '--ema-epochs', '1', '--tta', '--precision', 'fp32'],
 }
-COMPARED = ('optimizer', 'weight_decay', 'label_smoothing', 'lr_max', 'lr_min', 'epochs', 'batch_size', 'peak_epoch',
-            'lr_rule', 'lr_max_div', 'lr_edge', 'lr_min_rule', 'lr_min_div', 'logit_scale', 'ema_epochs', 'cycle_momentum',
-            'tta')
+COMPARED = RECIPE_FIELDS + ('epochs', 'batch_size', 'peak_epoch')  # what makes two runs the same recipe
 
 
 def recipe_config(name: str) -> dict:
@@ -124,9 +122,8 @@ def table(runs_dir: Path, compare=None) -> str:
     shown = {k + (' (the default)' if is_default(k) else ''): hs for k, hs in groups.items()}
     out = head + '\n' + runs_table(shown) + ''.join('\n\n' + n for n in notes)
     if compare:
-        missing = [k for k in compare if k not in groups]
-        out += '\n\n' + (f"--compare: no finished runs of {', '.join(missing)} in {runs_dir}" if missing
-                          else compare_text(compare_runs(groups, *compare)))
+        try: out += '\n\n' + compare_text(compare_runs(groups, *compare))
+        except ValueError as e: out += f"\n\n--compare: {e} (finished runs in {runs_dir})"
     return out
 
 

@@ -105,7 +105,8 @@ def test_docs_processing_runs(nb, tmp_path, monkeypatch):
     here meant reading `results/...` from the wrong folder, or training models while building the docs."""
     from nbdev.processors import FilterDefaults
     from nbdev.serve_drv import main
-    assert not _mixed_cells(nb), f"{nb.name}: cells that import and do other work (docs-time runs): {_mixed_cells(nb)}"
+    mixed = _mixed_cells(nb)
+    assert not mixed, f"{nb.name}: cells that import and do other work (docs-time runs): {mixed}"
     monkeypatch.chdir(ROOT)
     main((nb, tmp_path / nb.name, FilterDefaults))
     assert json.loads((tmp_path / nb.name).read_text())['cells']
