@@ -227,8 +227,10 @@ def run_variants(history: dict) -> dict:
     the weights' without TTA is then its last epoch's validation accuracy (the per-epoch curve is theirs)."""
     fin = history.get('final')
     if not fin: return {}
-    last = {'weights': history['epochs'][-1]['test_acc'], final_variant(fin): fin['test_acc']}
-    return last | (fin.get('variants') or {})
+    v = {'weights': history['epochs'][-1]['test_acc'], final_variant(fin): fin['test_acc']}
+    v |= fin.get('variants') or {}
+    order = lambda k: (k.startswith('ema'), k.endswith('tta'))  # weights, weights+tta, ema, ema+tta
+    return {k: v[k] for k in sorted(v, key=order)}
 
 def compare_runs(runs: dict, a: str, b: str, margin: float = 0.5, seeds: int = 2) -> dict:
     """Group `a` of `runs` (as `read_runs` makes them) against group `b`, over their finished runs, in points: the

@@ -163,12 +163,18 @@ RANGE_TEST_RULES = ('lr_rule', 'lr_max_div', 'lr_edge', 'lr_min_rule', 'lr_min_d
 
 RECIPES = dict(
     default={},
-    adam=dict(optimizer='adam', lr_min=None, lr_max=None, weight_decay=1e-4, bn_weight_decay=True, momentum=0.9,
-              cycle_momentum=True, label_smoothing=0.0, tta=True, lr_rule='centered', lr_max_div=None, lr_edge=0.5,
-              lr_min_rule='ratio', lr_min_div=25.0, logit_scale=1.0, ema_epochs=0.0),
+    adam_centered=dict(optimizer='adam', lr_min=None, lr_max=None, weight_decay=1e-4, bn_weight_decay=True,
+                       momentum=0.9, cycle_momentum=True, label_smoothing=0.0, tta=True, lr_rule='centered',
+                       lr_max_div=None, lr_edge=0.5, lr_min_rule='ratio', lr_min_div=25.0, logit_scale=1.0,
+                       ema_epochs=0.0),
     sgd_edge=dict(optimizer='sgd', lr_min=None, lr_max=None, weight_decay=5e-4, bn_weight_decay=True, momentum=0.9,
                   cycle_momentum=True, label_smoothing=0.2, tta=True, lr_rule='edge', lr_max_div=None, lr_edge=0.5,
                   lr_min_rule='fall', lr_min_div=25.0, logit_scale=0.125, ema_epochs=1.0),
+    # sgd_edge at Page's peak step (02, "Where Page's recipe trains"): LRMAX where the sweep's loss is back up to its
+    # start, momentum fixed at 0.9
+    sgd_edge1=dict(optimizer='sgd', lr_min=None, lr_max=None, weight_decay=5e-4, bn_weight_decay=True, momentum=0.9,
+                   cycle_momentum=False, label_smoothing=0.2, tta=True, lr_rule='edge', lr_max_div=None, lr_edge=1.0,
+                   lr_min_rule='fall', lr_min_div=25.0, logit_scale=0.125, ema_epochs=1.0),
     # both LRs fixed: nothing is read off the range test, so its rules are not part of this recipe
     page=dict(optimizer='sgd', lr_min=0.0, lr_max=0.4, weight_decay=5e-4, bn_weight_decay=True, momentum=0.9,
               cycle_momentum=False, label_smoothing=0.0, tta=False, logit_scale=0.125, ema_epochs=0.0),
