@@ -20,44 +20,56 @@ import argparse, json, subprocess, sys, time
 from pathlib import Path
 
 from custom_resnet_nbdev.train import LEGACY_CONFIG, RANGE_TEST_RULES, RECIPE_FIELDS, TrainConfig
+from custom_resnet_nbdev.train import RECIPES as PACKAGE_RECIPES
 from custom_resnet_nbdev.cli import compare_runs, compare_text, config_from_args, parser, run_summary, runs_table
 
-# name -> flags for `custom-resnet train` (on top of its defaults). Each is spelled out in full, so that a recipe
-# still means the same run when the defaults change; 'default' is whatever the installed package does.
+# name -> every setting of RECIPE_FIELDS, so that a recipe still means the same run when the package's defaults
+# change ('default' is whatever the installed package does). The package's own recipes are used as they are; the
+# others are spelled as changes to one of them.
+ADAM = PACKAGE_RECIPES['adam_centered']
 RECIPES = {
-    'default': [],
-    'adam': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0', '--lr-rule', 'minimum'],
-    'adam_ls0.2': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0.2', '--lr-rule', 'minimum'],
+    'default': {},
+    # LRMAX at the EMA-smoothed loss's minimum / 10: the default before 'adam_centered'
+    'adam': ADAM | dict(lr_rule='minimum'),
+    'adam_ls0.2': ADAM | dict(lr_rule='minimum', label_smoothing=0.2),
     # LRMAX at the minimum of the centered (non-lagging) mean of the per-batch losses, not the EMA's minimum / 10
-    'adam_centered': ['--optimizer', 'adam', '--weight-decay', '1e-4', '--label-smoothing', '0', '--lr-rule', 'centered'],
-    'sgd': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-rule', 'minimum'],
-    'sgd_ls0.2': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'minimum'],
+    'adam_centered': ADAM,
+    'sgd': ADAM | dict(optimizer='sgd', weight_decay=5e-4, lr_rule='minimum'),
+    'sgd_ls0.2': ADAM | dict(optimizer='sgd', weight_decay=5e-4, lr_rule='minimum', label_smoothing=0.2),
     # Page's optimiser and peak LR on a network without his logit scale: SGD-Nesterov, wd 5e-4, One Cycle 0.016 ->
     # 0.4 -> 0.016. It diverged in epoch 1 (04_train): his network multiplies its logits by 0.125, this one did not.
-    'page_noscale': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-max', '0.4', '--lr-min', '0.016'],
+    'page_noscale': ADAM | dict(optimizer='sgd', weight_decay=5e-4, lr_min=0.016, lr_max=0.4),
     # David Page's published recipe (dawn.py), the baseline: logits x 0.125, SGD-Nesterov with momentum fixed at 0.9,
-    # wd 5e-4, LR 0 -> 0.4 at epoch 5 -> 0 at epoch 24 (annihilation: not the assignment's schedule), no label smoothing,
-    # no TTA, no weight average.
-    'page': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0', '--lr-min', '0', '--lr-max', '0.4',
-             '--no-cycle-momentum', '--logit-scale', '0.125', '--no-tta', '--ema-epochs', '0', '--precision', 'fp32'],
-    # The candidate default (issue 16): Page's network scale and optimiser, LRMAX at the right edge of the range
-    # test's valley, LRMIN where its loss starts to fall, momentum cycled, label smoothing 0.2, a one-epoch moving
-    # average of the weights and flip TTA for evaluation.
-    'sgd_edge': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'edge',
-                 '--lr-min-rule', 'fall', '--logit-scale', '0.125', '--ema-epochs', '1', '--tta', '--precision', 'fp32'],
-    # The candidate at Page's peak step (02_lr_finder, "Where Page's recipe trains"): LRMAX where the sweep's loss has
-    # climbed all the way back to its start (--lr-edge 1, about Page's 0.4 on the full-scale sweeps) and momentum
-    # fixed at 0.9 as his (cycled, it is 0.85 at the peak: a smaller step); the rest as sgd_edge.
-    'sgd_edge1': ['--optimizer', 'sgd', '--weight-decay', '5e-4', '--label-smoothing', '0.2', '--lr-rule', 'edge',
-                  '--lr-edge', '1', '--no-cycle-momentum', '--lr-min-rule', 'fall', '--logit-scale', '0.125',
-                  '--ema-epochs', '1', '--tta', '--precision', 'fp32'],
+    # wd 5e-4, LR 0 -> 0.4 at epoch 5 -> 0 at epoch 24 (annihilation: not the assignment's schedule), no label
+    # smoothing, no TTA, no weight average.
+    'page': PACKAGE_RECIPES['page'],
+    # The candidates (issue 16): Page's network scale and optimiser, LRMAX on the range test's valley's right flank,
+    # LRMIN where its loss starts to fall, label smoothing 0.2, a one-epoch moving average of the weights and flip
+    # TTA; sgd_edge1 at Page's peak step (LRMAX where the loss is back up to its start, momentum fixed at 0.9).
+    'sgd_edge': PACKAGE_RECIPES['sgd_edge'],
+    'sgd_edge1': PACKAGE_RECIPES['sgd_edge1'],
 }
+# how the full-scale runs were made (bf16 is slower than fp32 on a CPU without AMX: benchmarks/RESULTS.md)
+RUN_FLAGS = {name: ['--precision', 'fp32'] for name in ('page', 'sgd_edge', 'sgd_edge1')}
+
+
+def flags(recipe: dict) -> list[str]:
+    "The `custom-resnet train` options that ask for `recipe`'s settings (None: the option's default, also None)."
+    out = []
+    for k, v in recipe.items():
+        opt = '--' + k.replace('_', '-')
+        if v is None: continue
+        if isinstance(v, bool): out.append(opt if v else '--no-' + opt[2:])
+        else: out += [opt, str(v)]
+    return out
+
+
 COMPARED = RECIPE_FIELDS + ('epochs', 'batch_size', 'peak_epoch')  # what makes two runs the same recipe
 
 
 def recipe_config(name: str) -> dict:
     "The TrainConfig fields that `custom-resnet train` would use for recipe `name`."
-    c = config_from_args(parser().parse_args(['train', *RECIPES[name]]))
+    c = config_from_args(parser().parse_args(['train', *flags(RECIPES[name])]))
     return {k: getattr(c, k) for k in COMPARED}
 
 
@@ -82,7 +94,7 @@ def run_one(data: str, out: Path, name: str, seed: int, train_per_class: int, ho
     if finished(out):
         print(f"{out}: finished, not run again", flush=True); return 0
     cmd = ['custom-resnet', 'train', '--data', data, '--train-per-class', str(train_per_class), '--holdout', str(holdout),
-           '--seed', str(seed), '--out', str(out), '--quiet', *RECIPES[name]]
+           '--seed', str(seed), '--out', str(out), '--quiet', *flags(RECIPES[name]), *RUN_FLAGS.get(name, [])]
     if (out / 'checkpoint.pt').exists(): cmd.append('--resume')
     print('$ ' + ' '.join(cmd), flush=True)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,10 @@
-"""`benchmarks/bench_recipes.py` spells its recipes out as `custom-resnet train` flags; the package names some of
-the same recipes as `RECIPES` (what `--recipe NAME` and `TrainConfig.from_recipe` use). A recipe that both name must
-be the same run in both places."""
+"""`benchmarks/bench_recipes.py` runs its recipes through `custom-resnet train`, turning each recipe's settings into
+command-line options. The options must ask for exactly those settings, and a recipe must stay itself when the
+package's defaults change: each one sets every field of `RECIPE_FIELDS`."""
 import importlib.util
 from pathlib import Path
 
-from custom_resnet_nbdev.train import RANGE_TEST_RULES, RECIPES, TrainConfig
+from custom_resnet_nbdev.train import RANGE_TEST_RULES, RECIPE_FIELDS, RECIPES, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,21 +15,30 @@ def bench():
     return m
 
 
-def test_shared_recipes_agree():
+def test_recipes_spelled_out_and_options_ask_for_them():
     b = bench()
-    shared = sorted((set(b.RECIPES) & set(RECIPES)) - {'default'})
-    assert {'adam_centered', 'sgd_edge', 'sgd_edge1', 'page'} <= set(shared), shared
-    for name in shared:
+    for name, r in b.RECIPES.items():
+        if name == 'default': continue
+        fixed = r.get('lr_min') is not None and r.get('lr_max') is not None
+        assert set(r) >= {k for k in RECIPE_FIELDS if not (fixed and k in RANGE_TEST_RULES)}, name
+        got = b.recipe_config(name)                         # what `custom-resnet train` parses from the options
+        assert {k: got[k] for k in r} == r, name
+    assert b.recipe_config('adam')['lr_rule'] == 'minimum' != b.recipe_config('adam_centered')['lr_rule']
+
+
+def test_package_recipes_are_the_same_runs():
+    b = bench()
+    for name in ('adam_centered', 'sgd_edge', 'sgd_edge1', 'page'):
         want = TrainConfig.from_recipe(name)
-        fixed = want.lr_min is not None and want.lr_max is not None
         got = b.recipe_config(name)
-        diff = {k: (got[k], getattr(want, k)) for k in b.COMPARED
-                if got[k] != getattr(want, k) and not (fixed and k in RANGE_TEST_RULES)}
-        assert not diff, f"{name}: bench_recipes.py flags vs package RECIPES differ in {diff}"
+        assert {k: got[k] for k in b.COMPARED if k in RECIPES[name]} == {k: getattr(want, k) for k in RECIPES[name]}
 
 
-def test_shared_recipes_differ_when_flags_change():
-    "The check above can fail: a changed flag is a different recipe."
+def test_flags():
     b = bench()
-    b.RECIPES['sgd_edge1'] = [f if f != '1' else '0.75' for f in b.RECIPES['sgd_edge1']]
-    assert b.recipe_config('sgd_edge1')['lr_edge'] == 0.75 != TrainConfig.from_recipe('sgd_edge1').lr_edge
+    assert b.flags(dict(optimizer='sgd', lr_min=None, tta=False, cycle_momentum=True, weight_decay=5e-4)) == \
+        ['--optimizer', 'sgd', '--no-tta', '--cycle-momentum', '--weight-decay', '0.0005']
+    changed = b.RECIPES['sgd_edge1'] | dict(lr_edge=0.75)              # a changed setting is a different recipe
+    b.RECIPES['edge075'] = changed
+    assert b.recipe_config('edge075')['lr_edge'] == 0.75
+    assert b.mismatch('edge075', TrainConfig.from_recipe('sgd_edge1').__dict__) == ["lr_edge=1.0 (recipe: 0.75)"]
