@@ -89,24 +89,24 @@ class TrainConfig:
     "Everything that defines a training run (saved in every checkpoint)."
     epochs: int = 24                   # passes over the training set
     batch_size: int = 512              # images per training step
-    optimizer: str = 'adam'            # 'adam' (L2 decay), 'adamw' (decoupled decay) or 'sgd' (Nesterov momentum)
+    optimizer: str = 'sgd'             # 'adam' (L2 decay), 'adamw' (decoupled decay) or 'sgd' (Nesterov momentum)
     lr_min: float | None = None        # LRMIN, the cycle's start and end (None: from the range test; 0: annihilation)
     lr_max: float | None = None        # LRMAX, the cycle's peak (None: from the LR range test)
     peak_epoch: int | None = None      # the LR peaks at the end of this epoch (None: 5/24 of the run, epoch 5 of 24)
     weight_decay: float | None = None  # weight decay (None: 1e-4 Adam, 0.05 AdamW, 5e-4 SGD as Page's)
     bn_weight_decay: bool = True       # decay BN weights and biases too (False: conv and linear weights only)
     momentum: float = 0.9              # SGD's momentum when it is not cycled (Adam: beta1 is cycled by One Cycle)
-    cycle_momentum: bool = True        # momentum (Adam: beta1) 0.95 -> 0.85 -> 0.95, against the LR
-    label_smoothing: float = 0.0       # weight of the uniform distribution mixed into the targets
+    cycle_momentum: bool = False       # momentum (Adam: beta1) 0.95 -> 0.85 -> 0.95, against the LR
+    label_smoothing: float = 0.2       # weight of the uniform distribution mixed into the targets
     tta: bool = True                   # flip test-time augmentation in the final evaluation (not per epoch)
     lr_finder_iters: int = 100         # batches in the LR range test
-    lr_rule: str = 'centered'          # LRMAX off the range test: 'centered', 'edge', 'minimum' or 'steepest'
+    lr_rule: str = 'edge'              # LRMAX off the range test: 'centered', 'edge', 'minimum' or 'steepest'
     lr_max_div: float | None = None    # LRMAX = the LR the rule points at / this (None: the rule's own, MIN_DIV)
-    lr_edge: float = 0.5               # lr_rule='edge': LRMAX where the loss is this far back up to its start
-    lr_min_rule: str = 'ratio'         # LRMIN: 'fall' (off the range test's curve) or 'ratio' (LRMAX / lr_min_div)
+    lr_edge: float = 1.0               # lr_rule='edge': LRMAX where the loss is this far back up to its start
+    lr_min_rule: str = 'fall'          # LRMIN: 'fall' (off the range test's curve) or 'ratio' (LRMAX / lr_min_div)
     lr_min_div: float = 25.0           # lr_min_rule='ratio': LRMIN = LRMAX / this
-    logit_scale: float = 1.0           # fixed multiplier on the network's logits (Page's: 0.125)
-    ema_epochs: float = 0.0            # evaluate a moving average of the weights, time constant in epochs (0: off)
+    logit_scale: float = 0.125         # fixed multiplier on the network's logits (Page's: 0.125)
+    ema_epochs: float = 1.0            # evaluate a moving average of the weights, time constant in epochs (0: off)
     compile: bool = False              # torch.compile the network for the training steps (pays on GPUs over long runs)
     device: str = 'auto'               # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     precision: str = 'auto'            # 'auto', 'fp32', 'bf16' or 'fp16' (with a GradScaler)
