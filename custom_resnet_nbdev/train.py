@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'DEFAULT_WEIGHT_DECAY', 'RECIPE_FIELDS', 'RANGE_TEST_RULES', 'RECIPES', 'CHECKPOINT_FORMAT',
            'DIVERGED_LOSS', 'LEGACY_CONFIG', 'resolve_device', 'cpu_has_bf16', 'cpu_has_amx_bf16', 'cuda_capability',
-           'resolve_precision', 'autocast', 'TrainConfig', 'seed_everything', 'epoch_seed', 'seed_loader',
-           'CheckpointError', 'atomic_save', 'load_checkpoint', 'data_fingerprint', 'variant_name', 'reported_weights',
-           'model_from_checkpoint', 'evaluate', 'decay_groups', 'make_optimizer', 'train_step', 'Diverged', 'ema_decay',
-           'WeightEMA', 'Dist', 'dist_from_env', 'init_distributed', 'all_sum', 'broadcast', 'Trainer', 'close_figure',
-           'json_safe', 'hardware', 'export_half', 'plot_history', 'plot_confusion', 'misclassified',
-           'show_misclassified']
+           'resolve_precision', 'autocast', 'TrainConfig', 'defaults_recipe', 'seed_everything', 'epoch_seed',
+           'seed_loader', 'CheckpointError', 'atomic_save', 'load_checkpoint', 'data_fingerprint', 'variant_name',
+           'reported_weights', 'model_from_checkpoint', 'evaluate', 'decay_groups', 'make_optimizer', 'train_step',
+           'Diverged', 'ema_decay', 'WeightEMA', 'Dist', 'dist_from_env', 'init_distributed', 'all_sum', 'broadcast',
+           'Trainer', 'close_figure', 'json_safe', 'hardware', 'export_half', 'plot_history', 'plot_confusion',
+           'misclassified', 'show_misclassified']
 
 # %% ../nbs/04_train.ipynb #a4877694
 import contextlib, json, math, os, random, signal, time
@@ -185,6 +185,10 @@ def from_recipe(cls: TrainConfig, name: str = 'default', **changes) -> TrainConf
     "The configuration of recipe `name` (a key of `RECIPES`), with `changes`."
     if name not in RECIPES: raise ValueError(f"recipe must be one of {tuple(RECIPES)}, got {name!r}")
     return cls(**(RECIPES[name] | changes))
+
+def defaults_recipe() -> str | None:
+    "The named recipe (a key of `RECIPES` other than 'default') that the defaults, `TrainConfig()`, are; None if none."
+    return next((k for k in RECIPES if k != 'default' and TrainConfig.from_recipe(k) == TrainConfig()), None)
 
 # %% ../nbs/04_train.ipynb #04cd92ff
 def seed_everything(seed: int):
