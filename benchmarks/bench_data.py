@@ -8,17 +8,45 @@
 Each path is timed over `--batches` full batches after `--warmup` batches (worker start-up, first-call costs).
 The data is the shipped sample (1,000 images) tiled up to as many images as the run needs, or `--data ROOT`
 (anything `load_cifar10` reads, e.g. /tmp/cifar10 holding train/<class>/*.jpg). The numbers depend on how many
-CPU cores are free: the table's header prints the cores and the load average.
+CPU cores are free: the table's header prints the CPU, its usable cores and the load average.
+
+The other benchmarks import `pkg` and `machine` from here: `pkg` looks the package's functions up by name in nbdev's
+index (`_modidx`), so the scripts keep working when a function moves to another module.
 
     python benchmarks/bench_data.py                      # sample, tiled
     python benchmarks/bench_data.py --data /tmp/cifar10 --batches 50
 """
-import argparse, os, time
+import argparse, importlib, os, platform, time
 
 import numpy as np
 import torch
 
-from custom_resnet_nbdev.transforms import DeviceLoader, cifar10_loaders, default_workers, load_cifar10, load_sample
+
+def pkg(name: str):
+    "The package's function or class `name`, from whichever module defines it (nbdev's index says which)."
+    from custom_resnet_nbdev._modidx import d
+    for mod, syms in d['syms'].items():
+        if f'{mod}.{name}' in syms: return getattr(importlib.import_module(mod), name)
+    raise ImportError(f"custom_resnet_nbdev has no {name!r}")
+
+
+def cpu_name() -> str:
+    "The CPU's model name, from /proc/cpuinfo where there is one."
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
+
+def machine(device=None) -> str:
+    "One line for a table's header: the GPU if `device` is one, the CPU's model, cores and load average, torch."
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    cuda = device is not None and torch.device(device).type == 'cuda'
+    gpu = f"{torch.cuda.get_device_name(torch.device(device))} | " if cuda else ''
+    return (f"{gpu}{cpu_name()}, {cores} cores usable, load avg {' '.join(f'{l:.1f}' for l in os.getloadavg())} | "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+
+DeviceLoader, cifar10_loaders, default_workers, load_cifar10, load_sample = (
+    pkg(n) for n in ('DeviceLoader', 'cifar10_loaders', 'default_workers', 'load_cifar10', 'load_sample'))
 
 
 def _sync(device):
@@ -40,7 +68,7 @@ def time_batches(batches, n_warmup: int, n_timed: int, device='cpu') -> tuple[fl
 
 def albumentations_batches(x, y, batch_size: int, workers: int, seed: int, device):
     "The albumentations path: DataLoader batches, moved to `device` as a training loop would."
-    from custom_resnet_nbdev.transforms import CIFAR10Data
+    CIFAR10Data = pkg('CIFAR10Data')
     train_dl, _ = cifar10_loaders(CIFAR10Data(x, y, None, None, ()), batch_size=batch_size, num_workers=workers,
                                   seed=seed, drop_last=True)
     for xb, yb in train_dl:
@@ -73,11 +101,8 @@ def main(argv=None):
         src += f", tiled x{reps}"
     workers = default_workers() if a.workers is None else a.workers
     devices = a.devices or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-    print(f"data: {src}; batch {a.batch_size}, {a.warmup} warm-up + {a.batches} timed batches")
-    print(f"CPU cores usable: {cores}, torch threads: {torch.get_num_threads()}, load average: "
-          f"{' '.join(f'{l:.1f}' for l in os.getloadavg())}; GPU: {gpu}\n")
+    print(f"# bench_data: {machine('cuda' if torch.cuda.is_available() else None)}")
+    print(f"data: {src}; batch {a.batch_size}, {a.warmup} warm-up + {a.batches} timed batches\n")
 
     rows = []
     alb_dev = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -88,9 +113,9 @@ def main(argv=None):
         secs, n = time_batches(dl, a.warmup, a.batches, dev)
         rows.append(("DeviceLoader", dev, n, secs))
 
-    print(f"{'path':30}{'where':22}{'images':>9}{'seconds':>10}{'images/s':>12}")
+    print("| path | where | images | seconds | augmented images/s |\n|---|---|---:|---:|---:|")
     for path, where, n, secs in rows:
-        print(f"{path:30}{where:22}{n:>9}{secs:>10.2f}{n / secs:>12,.0f}")
+        print(f"| {path} | {where} | {n} | {secs:.2f} | {n / secs:,.0f} |")
 
 
 if __name__ == '__main__':

@@ -66,13 +66,13 @@ def test_page_names():
     assert page_name(NBS / '01_model.ipynb') == 'model.html' and page_name(NBS / 'index.ipynb') == 'index.html'
 
 
-FIRST_CELLS = 7  # the title, the introduction, hidden imports: a picture should come right after
+FIRST_CELLS = 8  # the title, the introduction, the hidden Colab set-up and imports: then a picture
 
 
 def _is_picture(cell) -> bool:
     "An image output, a Markdown image, or a drawn diagram (a code block with box-drawing characters)."
     if any({'image/png', 'image/svg+xml'} & set(o.get('data', {})) for o in cell.get('outputs', [])): return True
-    src = ''.join(cell['source'])
+    src = re.sub(r'\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)', '', ''.join(cell['source']))  # a badge is no picture
     return cell['cell_type'] == 'markdown' and ('![' in src or bool(re.search(r'```[^`]*[┌│─▶]', src)))
 
 
@@ -80,7 +80,7 @@ def _is_picture(cell) -> bool:
 def test_a_picture_near_the_top(nb):
     cells = json.loads(nb.read_text())['cells']
     assert any(_is_picture(c) for c in cells[:FIRST_CELLS]), \
-        f"{nb.name}: no figure or diagram in its first {FIRST_CELLS} cells; a chapter opens with a picture (issue 17)"
+        f"{nb.name}: no figure or diagram in its first {FIRST_CELLS} cells; a chapter opens with a picture"
 
 
 def _mixed_cells(nb: Path) -> list[str]:
@@ -110,3 +110,38 @@ def test_docs_processing_runs(nb, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     main((nb, tmp_path / nb.name, FilterDefaults))
     assert json.loads((tmp_path / nb.name).read_text())['cells']
+
+
+BADGE = ('[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/'
+         'github/custom-resnet-nbdev/custom_resnet_nbdev/blob/main/nbs/{}.ipynb)')
+
+
+@pytest.mark.parametrize('nb', [p for p in NOTEBOOKS if p.stem != 'index'], ids=lambda p: p.stem)
+def test_colab_badge(nb):
+    "Every chapter opens (right after its title) with a badge that opens that very notebook in Colab."
+    md = [''.join(c['source']) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'markdown']
+    assert md[1].startswith(BADGE.format(nb.stem)), f"{nb.name}: its second markdown cell should start with its badge"
+
+
+TEST_CALL = re.compile(r'\b(test_eq|test_fail|test_close|test_ne|test_is|test_warns|test_stdout)\(|^\s*assert\b', re.M)
+HIDDEN = re.compile(r'^#\|\s*(export\b(?!s)|exporti|hide|echo:\s*false|code-fold:\s*true)', re.M)
+
+
+@pytest.mark.parametrize('nb', [p for p in NOTEBOOKS if p.stem[:2].isdigit() and p.stem != '09_results'],
+                         ids=lambda p: p.stem)
+def test_a_lesson_not_a_test_log(nb):
+    """Of the code a chapter shows, tests are at most 40% (a cell with a test call counts whole); the rest of the
+    checks run in hidden cells. No shown cell is longer than 40 lines."""
+    shown = [s for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code'
+             and (s := ''.join(c['source'])).strip() and not HIDDEN.search(s)]
+    lines = sum(len(s.splitlines()) for s in shown)
+    tests = sum(len(s.splitlines()) for s in shown if TEST_CALL.search(s))
+    assert tests <= 0.4 * lines, f"{nb.name}: {tests} of the {lines} code lines shown are tests"
+    assert max(len(s.splitlines()) for s in shown) <= 40, f"{nb.name}: a shown cell is longer than 40 lines"
+
+
+def test_pages_name_no_issue():
+    "Pages are for readers: none names an issue of our tracker."
+    bad = [w for w, text in _markdown_sources() if re.search(r'\bissues? \d+\b', text, re.I)]
+    bad += [nb.name for nb in NOTEBOOKS if re.search(r'\bissues? \d+\b', nb.read_text(), re.I)]
+    assert not bad, f"these name an issue: {sorted(set(bad))}"

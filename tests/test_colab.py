@@ -1,0 +1,54 @@
+"""The Colab quickstart (`nbs/colab.ipynb`) runs as a reader runs it: its cells, in the notebook's two orders.
+
+A first session runs imports and data, then trains, and is cut off after one epoch (a disconnect); a second session,
+in a fresh namespace as after a runtime restart, runs imports and data again, resumes and shows the results. Every
+cell is `#| eval: false` for nbdev's own test run; this test runs them. The Colab-only cells (install, Drive) are
+replaced by what they define: the run folder, the data root (the shipped
+sample) and a small configuration, so that this runs on a CPU in seconds.
+"""
+import json
+from pathlib import Path
+from unittest import mock
+
+import matplotlib
+matplotlib.use('Agg')
+
+ROOT = Path(__file__).resolve().parent.parent
+NB = ROOT / 'nbs' / 'colab.ipynb'
+
+
+def cells() -> list[str]:
+    "The code cells of the quickstart that run outside Colab, in order (not the install and Drive cells)."
+    out = []
+    for c in json.loads(NB.read_text())['cells']:
+        src = ''.join(c['source'])
+        if c['cell_type'] == 'code' and '!pip' not in src and 'google.colab' not in src: out.append(src)
+    return out
+
+
+def run(srcs, ns):
+    for s in srcs: exec(compile(s, str(NB), 'exec'), ns)
+    return ns
+
+
+def test_colab_cells_and_the_resume_path(tmp_path, monkeypatch):
+    from custom_resnet_nbdev.transforms import sample_root
+    from custom_resnet_nbdev.train import Trainer, TrainConfig
+    monkeypatch.setenv('CUSTOM_RESNET_CACHE', str(tmp_path / 'cache'))
+    data_cell, train_cell, resume_cell, results_cell = cells()
+    assert 'load_cifar10(DATA)' in data_cell and 'Trainer(data' in train_cell
+    assert 'Trainer.resume(OUT, data)' in resume_cell and 'plot_history' in results_cell
+    colab = lambda: dict(OUT=str(tmp_path / 'run'), DATA=str(sample_root()),   # what the Drive cell defines
+                         CFG=TrainConfig(epochs=2, batch_size=100, lr_min=0.02, lr_max=0.2, channels=(8, 8, 8, 8),
+                                         precision='fp32', channels_last=True))
+    fit = Trainer.fit
+    with mock.patch.object(Trainer, 'fit', lambda self, stop_after=None: fit(self, stop_after=1)):  # cut off
+        first = run([data_cell, train_cell], colab())
+    assert len(first['trainer'].history['epochs']) == 1
+    second = run([data_cell, resume_cell, results_cell], colab())             # after a restart: a fresh namespace
+    h = second['trainer'].history
+    assert len(h['epochs']) == 2 and h['final']['test_acc'] > 0
+    assert (tmp_path / 'run' / 'model.pt').is_file()
+    import matplotlib.pyplot as plt
+    assert len(plt.get_fignums()) == 3                                        # curves, confusion, misclassified
+    plt.close('all')
