@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CHOICES', 'FIND_LR_FIELDS', 'RESUME_MAY_CHANGE', 'COMMANDS', 'SIGNALS', 'config_options', 'given', 'config_from_args',
-           'parser', 'split_holdout', 'load_data', 'run_lock', 'check_resume_options', 'cmd_train', 'Interrupted',
+           'parser', 'split_holdout', 'load_data', 'run_lock', 'cmd_train', 'check_resume_options', 'Interrupted',
            'cmd_evaluate', 'cmd_find_lr', 'cmd_report', 'main']
 
 # %% ../nbs/08_cli.ipynb #cl004
@@ -21,7 +21,6 @@ if Path(sys.argv[0]).name in ('custom-resnet', 'cli.py'):  # the command (or pyt
     for _s in ('SIGINT', 'SIGTERM', 'SIGHUP'):
         if hasattr(signal, _s): signal.signal(getattr(signal, _s), _early_exit)
 
-# %% ../nbs/08_cli.ipynb #cl005
 import argparse, contextlib, json, typing
 from dataclasses import fields
 
@@ -32,7 +31,7 @@ from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, A
                                             load_cifar10, load_sample, _first_line)
 from .runtime import PRECISIONS, resolve_device
 from .checkpoint import (CheckpointError, load_checkpoint, model_from_checkpoint, save_json,
-                                            save_figure, check_resumable)
+                                            save_figure)
 from .train import TrainConfig, RECIPES, Trainer, Diverged, evaluate
 from .report import plot_history, plot_confusion, show_misclassified, read_runs, runs_table
 
@@ -116,16 +115,14 @@ def split_holdout(data: CIFAR10Data, holdout: int = 0, train_per_class: int | No
     if holdout: return CIFAR10Data(x[tr], y[tr], x[np.concatenate(te)], y[np.concatenate(te)], data.classes)
     return CIFAR10Data(x[tr], y[tr], data.x_test, data.y_test, data.classes)
 
-def _is_root(p: Path) -> bool:
-    return any((p / d).is_dir() for d in ('train', 'test', 'cifar-10-batches-py'))
-
 def load_data(a) -> CIFAR10Data:
     "The data `--data` names, split as `--holdout` and `--train-per-class` say; one line if it cannot be had."
     if a.holdout < 0: raise ValueError(f"--holdout must be a number of images per class >= 0, got {a.holdout}")
     if a.train_per_class is not None and a.train_per_class < 1:
         raise ValueError(f"--train-per-class must be a number of images per class >= 1, got {a.train_per_class}")
     root = Path(a.data).expanduser()
-    d = load_sample() if a.data == 'sample' and not _is_root(root) else load_cifar10(root, download=not a.no_download)
+    sample = a.data == 'sample' and not any((root / d).is_dir() for d in ('train', 'test', 'cifar-10-batches-py'))
+    d = load_sample() if sample else load_cifar10(root, download=not a.no_download)
     return split_holdout(d, a.holdout, a.train_per_class) if a.holdout or a.train_per_class else d
 
 # %% ../nbs/08_cli.ipynb #cl014
@@ -159,19 +156,6 @@ def run_lock(out: Path):
             if made and not any(out.iterdir()): out.rmdir()  # nothing half-made
         finally: signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
-# %% ../nbs/08_cli.ipynb #cl016
-RESUME_MAY_CHANGE = ('device', 'precision', 'tta', 'compile', 'data_path', 'num_workers', 'channels_last')
-
-def check_resume_options(a, saved: dict):
-    "Raise a ValueError if an option given with `--resume` differs from the setting `saved` in the run's checkpoint."
-    asked = (RECIPES[a.recipe] if a.recipe else {}) | given(a)
-    for k, v in asked.items():
-        if k in RESUME_MAY_CHANGE or k not in saved or saved[k] == v or (isinstance(v, tuple) and tuple(saved[k]) == v):
-            continue
-        raise ValueError(f"--resume: --{k.replace('_', '-')} {v} differs from this run's {saved[k]!r}; a resumed run "
-                         f"keeps its settings (only {', '.join(RESUME_MAY_CHANGE)} may change): drop the option, or "
-                         "start a new --out")
-
 # %% ../nbs/08_cli.ipynb #cl017
 def cmd_train(a, log=print) -> int:
     "`custom-resnet train`: a new run in `--out`, or (`--resume`) the rest of the one there."
@@ -188,8 +172,7 @@ def cmd_train(a, log=print) -> int:
 def _train(a, out: Path, data: CIFAR10Data, log):
     if a.resume:
         ck = load_checkpoint(out / 'checkpoint.pt')
-        check_resumable(ck, str(out / 'checkpoint.pt'))
-        check_resume_options(a, ck['config'])
+        check_resume_options(a, ck['config'] if isinstance(ck.get('config'), dict) else {})  # resume checks the rest
         t = Trainer.resume(out, data, quiet=a.quiet, log=log, checkpoint=ck,
                            **{k: v for k, v in given(a).items() if k in RESUME_MAY_CHANGE})
     else:
@@ -202,6 +185,18 @@ def _train(a, out: Path, data: CIFAR10Data, log):
     _write_run_files(t, out)
 
 # %% ../nbs/08_cli.ipynb #cl018
+RESUME_MAY_CHANGE = ('device', 'precision', 'tta', 'compile', 'data_path', 'num_workers', 'channels_last')
+
+def check_resume_options(a, saved: dict):
+    "Raise a ValueError if an option given with `--resume` differs from the setting `saved` in the run's checkpoint."
+    asked = (RECIPES[a.recipe] if a.recipe else {}) | given(a)
+    for k, v in asked.items():
+        if k in RESUME_MAY_CHANGE or k not in saved or saved[k] == v or (isinstance(v, tuple) and tuple(saved[k]) == v):
+            continue
+        raise ValueError(f"--resume: --{k.replace('_', '-')} {v} differs from this run's {saved[k]!r}; a resumed run "
+                         f"keeps its settings (only {', '.join(RESUME_MAY_CHANGE)} may change): drop the option, or "
+                         "start a new --out")
+
 class Interrupted(Exception):
     "A signal (`.args[0]`) stopped a command; `.args[1]` says what was kept."
 
@@ -222,7 +217,6 @@ def _write_run_files(t: Trainer, out: Path):
         save_figure(plot_confusion(ev['confusion'], d.classes), out / 'confusion.png')
         save_figure(show_misclassified(d.x_test, ev['targets'], ev['preds'], d.classes), out / 'misclassified.png')
 
-# %% ../nbs/08_cli.ipynb #cl019
 def cmd_evaluate(a, log=print) -> int:
     "`custom-resnet evaluate`: accuracy and per-class accuracy of a `model.pt` or `checkpoint.pt` on `--data`."
     ck = load_checkpoint(a.checkpoint)

@@ -217,7 +217,7 @@ def _quiet(progress: bool, batch_size: int | None = None):
 def _check_sweep(num_iter, start_lr, end_lr):
     "A ValueError naming what was expected, before any training, if the sweep's arguments are nonsense."
     if not (isinstance(num_iter, int) and num_iter >= min_points()):
-        raise ValueError(f"num_iter must be an int >= {min_points()} (skip_start=10 + skip_end=5 + 2 points), got "
+        raise ValueError(f"num_iter must be an int >= {min_points()} (a shorter sweep is too coarse to read), got "
                          f"{num_iter!r}")
     if not (0 < start_lr < end_lr):
         raise ValueError(f"expected 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
@@ -246,6 +246,7 @@ def find_lr(model: nn.Module,               # the network; put back exactly as i
            ) -> LRRangeResult:
     "LR range test of `model`: sweep, read LRMIN and LRMAX (`read_curve`), put the model and optimizer back."
     _check_sweep(num_iter, start_lr, end_lr)
+    skip = dict(skip_start=round(num_iter / 10), skip_end=round(num_iter / 20))  # the same share of any sweep
     optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters())
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
     batches = Batches(train_loader, channels_last)
@@ -266,4 +267,4 @@ def find_lr(model: nn.Module,               # the network; put back exactly as i
     return LRRangeResult(lrs=lrs.tolist(), losses=losses.tolist(), raw_losses=raw, num_iter=num_iter,
                          diverged=len(lrs) < num_iter,  # stopped early: exploded, or inf/NaN
                          diverged_lr=finder.diverged_lr, start_lr=start_lr, end_lr=end_lr, smooth_f=smooth_f,
-                         **read_curve(lrs, raw))
+                         **skip, **read_curve(lrs, raw, **skip))

@@ -100,7 +100,6 @@ def runs_table(runs: dict, summary: bool = True) -> str:
 
 def read_runs(paths) -> dict:
     "`{group: [history, ...]}` from run folders or history.json files; `NAME_s<seed>` joins group NAME."
-    import re
     runs = {}
     for p in map(Path, paths):
         f = p / 'history.json' if p.is_dir() else p

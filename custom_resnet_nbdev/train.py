@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RECIPES', 'DIVERGED_LOSS', 'TrainConfig', 'seed_everything', 'epoch_seed', 'seed_loader', 'train_step', 'ema_decay',
-           'WeightEMA', 'evaluate', 'Diverged', 'Trainer', 'config_from_checkpoint']
+           'WeightEMA', 'evaluate', 'Diverged', 'Trainer']
 
 # %% ../nbs/06_train.ipynb #tr006
 import math, random, time
@@ -17,12 +17,11 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 
-from .transforms import CIFAR10Data, cifar10_loaders, DeviceLoader
+from .transforms import CIFAR10Data, cifar10_loaders, DeviceLoader, _first_line
 from .custom_resnet import CustomResNet
 from .lr_finder import find_lr, LRRangeResult
 from .onecycle import one_cycle
 from .runtime import resolve_device, resolve_runtime, autocast, hardware
-from .transforms import _first_line
 from .checkpoint import (CheckpointError, atomic_save, save_json, load_checkpoint, run_state,
                                             restore_run_state, restore_scaler, model_file, data_fingerprint,
                                             variant_name, check_resumable)
@@ -214,14 +213,14 @@ class Trainer:
 
 # %% ../nbs/06_train.ipynb #tr026
 @patch
-def _loaders(self: Trainer, test: bool = True):
-    "(train, validation) loaders of the chosen data path; the second is None without validation images or `test`."
+def _loaders(self: Trainer):
+    "(train, validation) loaders of the chosen data path; the second is None without validation images."
     cfg, d = self.cfg, self.data
     if self.data_path == 'albumentations':  # reseeding workers: reproducible
-        return cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed, test=test)
+        return cifar10_loaders(d, cfg.batch_size, num_workers=cfg.num_workers, seed=cfg.seed)
     kw = dict(device=self.device, channels_last=self.channels_last)
     tr = DeviceLoader(d.x_train, d.y_train, cfg.batch_size, train=True, seed=cfg.seed, **kw)
-    te = DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False, **kw) if d.x_test is not None and test else None
+    te = DeviceLoader(d.x_test, d.y_test, cfg.batch_size, train=False, **kw) if d.x_test is not None else None
     return tr, te
 
 @patch(as_prop=True)
@@ -230,8 +229,8 @@ def steps_per_epoch(self: Trainer) -> int: return len(self.train_dl)
 # %% ../nbs/06_train.ipynb #tr028
 @patch
 def range_test_iters(self: Trainer) -> int:
-    "Batches in the range test: `cfg.lr_finder_iters`, or fewer on a small training set (about 20 passes, >= 40)."
-    return min(self.cfg.lr_finder_iters, max(40, math.ceil(20 * len(self.data.x_train) / self.cfg.batch_size)))
+    "Batches in the range test: `cfg.lr_finder_iters`, or fewer on a small training set (about 15 passes, >= 30)."
+    return min(self.cfg.lr_finder_iters, max(30, math.ceil(15 * len(self.data.x_train) / self.cfg.batch_size)))
 
 @patch
 def find_lr(self: Trainer, num_iter: int | None = None) -> LRRangeResult:
@@ -404,15 +403,6 @@ def save_model(self: Trainer, path=None) -> Path:
     last = self.history['epochs'][-1] if self.history['epochs'] else None
     return atomic_save(model_file(self._state(), final=last, final_eval=self.history.get('final')), path)
 
-# %% ../nbs/06_train.ipynb #tr037
-def config_from_checkpoint(ck: dict, **overrides) -> TrainConfig:
-    "The `TrainConfig` saved in checkpoint `ck`, with `overrides`; one line if an earlier version wrote it."
-    old = set(ck.get('config', {})) - {f.name for f in fields(TrainConfig)}
-    if old: raise CheckpointError(f"this checkpoint was written by an earlier version with settings this one no longer "
-                                  f"has ({', '.join(sorted(old))}): run `python tools/migrate_runs.py FOLDER` from "
-                                  "the project's repository once, then resume")
-    return TrainConfig(**(ck['config'] | overrides))
-
 @patch(cls_method=True)
 def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, checkpoint: dict | None = None,
            **overrides) -> Trainer:
@@ -420,13 +410,16 @@ def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log=pr
     where = Path(out_dir) / 'checkpoint.pt'
     ck = checkpoint if checkpoint is not None else load_checkpoint(where)
     check_resumable(ck, str(where))
-    cfg = config_from_checkpoint(ck, **overrides)
+    if old := set(ck['config']) - {f.name for f in fields(TrainConfig)}:
+        raise CheckpointError(f"this checkpoint was written by an earlier version with settings this one no longer "
+                              f"has ({', '.join(sorted(old))}): run `python tools/migrate_runs.py FOLDER` from "
+                              "the project's repository once, then resume")
     if tuple(ck['classes']) != tuple(data.classes):
         raise CheckpointError(f"the run was trained on classes {ck['classes']}, the data has {list(data.classes)}")
     if ck.get('data') != data_fingerprint(data):
         raise CheckpointError(f"the data differs from the data this run started on ({len(data.x_train)} training "
                               "images now): resume with the same --data, --holdout and --train-per-class")
-    self = cls(data, cfg, out_dir=out_dir, quiet=quiet, log=log)
+    self = cls(data, TrainConfig(**(ck['config'] | overrides)), out_dir=out_dir, quiet=quiet, log=log)
     self.lr_min, self.lr_max = ck['lr_min'], ck['lr_max']
     self._schedule()
     try: restore_run_state(ck, self.model, self.ema and self.ema.model, self.opt, self.sched)
@@ -438,5 +431,5 @@ def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log=pr
     if change := restore_scaler(self.scaler, ck, self.precision):
         self.history.setdefault('precision_changes', []).append(change)
         self.log(f"precision changes at epoch {self.epoch}: {change['before']} before, {change['after']} now")
-    self.log(f"resumed from {Path(out_dir) / 'checkpoint.pt'}: {self.epoch}/{cfg.epochs} epochs done")
+    self.log(f"resumed from {Path(out_dir) / 'checkpoint.pt'}: {self.epoch}/{self.cfg.epochs} epochs done")
     return self

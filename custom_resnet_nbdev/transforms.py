@@ -10,7 +10,7 @@ __all__ = ['CIFAR10_CLASSES', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ATOMIC_TMP_GLOB', 
            'DeviceLoader']
 
 # %% ../nbs/00_transforms.ipynb #0b7dd6fe
-import functools, io, os, shutil, warnings, tempfile, hashlib
+import functools, io, os, shutil, warnings, hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,28 +98,21 @@ def _decode(f: Path, data: bytes) -> np.ndarray:
 # %% ../nbs/00_transforms.ipynb #0880be4a
 ATOMIC_TMP_GLOB = '.*.crn-*.tmp'  # the temporary files of `atomic_write`, and nothing else
 
-def _umask() -> int:
-    try: return int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('Umask:')), 8)
-    except (OSError, StopIteration, ValueError):  # not Linux: read it by setting it (and back)
-        m = os.umask(0o022); os.umask(m); return m
-
 def atomic_write(path, write) -> Path:
     "Call `write(file)` on a temporary file next to `path`, then rename it to `path`: never a half-written file there."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.crn-', suffix='.tmp')  # ATOMIC_TMP_GLOB
+    tmp = path.parent / f'.{path.name}.crn-{os.urandom(6).hex()}.tmp'  # ATOMIC_TMP_GLOB
+    f = open(tmp, 'xb')  # 'x': a new file of ours, with the permissions any open() gives (the umask's)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # the permissions of a file made by open(), not mkstemp's owner-only 0o600
+        with f: write(f); f.flush(); os.fsync(f.fileno())
         try: os.replace(tmp, path)
         except OSError:  # a mount that refuses renames over a file (some network and FUSE drives): copy instead
             shutil.copyfile(tmp, path); os.unlink(tmp)
     except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
-# %% ../nbs/00_transforms.ipynb #0880be4c
 def cache_dir() -> Path | None:
     "The cache's folder: `$CUSTOM_RESNET_CACHE`, else `custom_resnet_nbdev` in `$XDG_CACHE_HOME` or `~/.cache`."
     if os.environ.get('CUSTOM_RESNET_CACHE'): return Path(os.environ['CUSTOM_RESNET_CACHE']).expanduser()
@@ -165,7 +158,6 @@ def load_image_folder(split_dir, classes=None, cache: bool = True) -> tuple[np.n
         except OSError: pass  # a cache folder we cannot write to: no cache, same result
     return x, y, names
 
-# %% ../nbs/00_transforms.ipynb #77d39b37
 _WHAT_TO_PASS = ("pass `root` = a folder holding torchvision's cifar-10-batches-py/ (download=True fetches it), or an "
                  "image-folder root with train/<class>/*.png|jpg and/or test/<class>/*.png|jpg")
 
@@ -201,7 +193,6 @@ def load_cifar10(root, download: bool = True, cache: bool = True) -> CIFAR10Data
                                     f"{_first_line(e)}); {_WHAT_TO_PASS}") from None
     raise FileNotFoundError(f"no CIFAR-10 found at {root}; {_WHAT_TO_PASS}")
 
-# %% ../nbs/00_transforms.ipynb #ae9a60cd
 def sample_root() -> Path:
     "Folder of the CIFAR-10 sample shipped in the package: train/<class>/ (100 a class), test/<class>/ (50 a class)."
     import custom_resnet_nbdev

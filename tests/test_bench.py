@@ -197,3 +197,13 @@ def test_compare_command_line(C, runs, tmp_path, capsys):
                       (('--compare', 'new', 'old', '--seeds', 0), "--seeds must be")):
         code, out, err = run(*args)
         fc.test_eq((code, out), (2, '')); assert msg in err and err.count('\n') == 1, err
+
+
+def test_bench_range_test_refuses_bad_options(capsys, monkeypatch):
+    "`bench_range_test.py` says what it expected, in one line, and exits 2 before any training."
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))   # as when the script runs: its folder on sys.path
+    m = load('bench_range_test')
+    for argv, msg in ((['--iters', '5'], "expected sweeps of at least 17 batches, got 5"),
+                      (['--seeds', '-1'], "expected seeds >= 0, got -1")):
+        with pytest.raises(SystemExit) as e: m.main(argv)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
