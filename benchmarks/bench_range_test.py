@@ -32,7 +32,8 @@ def main(argv=None):
         for seed in a.seeds:
             t = Trainer(data, TrainConfig(seed=seed), quiet=True, log=lambda *x: None)
             t0 = time.perf_counter(); r = t.find_lr(n); dt = time.perf_counter() - t0
-            fixed = f"{read_curve(r.lrs, r.raw_losses, 10, 5)['lr_max']:.3g}"
+            try: fixed = f"{read_curve(r.lrs, r.raw_losses, 10, 5)['lr_max']:.3g}"
+            except ValueError: fixed = '-'   # too few finite points for those skips (a sweep that diverged early)
             print(f"| {n} | {seed} | {r.skip_start}, {r.skip_end} | {r.lr_min:.3g} | {r.lr_max:.3g} | {fixed} "
                   f"| {dt:.0f} |", flush=True)
     print(f"\n{len(data.x_train)} training images, batch {t.cfg.batch_size}, {t.precision}"

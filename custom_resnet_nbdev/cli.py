@@ -31,7 +31,7 @@ from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, A
                                             load_cifar10, load_sample, _first_line)
 from .runtime import PRECISIONS, resolve_device
 from .checkpoint import (CheckpointError, load_checkpoint, model_from_checkpoint, save_json,
-                                            save_figure)
+                                            save_figure, check_resumable)
 from .train import TrainConfig, RECIPES, Trainer, Diverged, evaluate
 from .report import plot_history, plot_confusion, show_misclassified, read_runs, runs_table
 
@@ -172,7 +172,8 @@ def cmd_train(a, log=print) -> int:
 def _train(a, out: Path, data: CIFAR10Data, log):
     if a.resume:
         ck = load_checkpoint(out / 'checkpoint.pt')
-        check_resume_options(a, ck['config'] if isinstance(ck.get('config'), dict) else {})  # resume checks the rest
+        check_resumable(ck, str(out / 'checkpoint.pt'))   # first: an option is compared only with a resumable run
+        check_resume_options(a, ck['config'])
         t = Trainer.resume(out, data, quiet=a.quiet, log=log, checkpoint=ck,
                            **{k: v for k, v in given(a).items() if k in RESUME_MAY_CHANGE})
     else:

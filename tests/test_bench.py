@@ -200,7 +200,7 @@ def test_compare_command_line(C, runs, tmp_path, capsys):
 
 
 def test_bench_range_test_refuses_bad_options(capsys, monkeypatch):
-    "`bench_range_test.py` says what it expected, in one line, and exits 2 before any training."
+    "`bench_range_test.py` says what it expected (argparse's usage line, then the error) and exits 2 before training."
     monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))   # as when the script runs: its folder on sys.path
     m = load('bench_range_test')
     for argv, msg in ((['--iters', '5'], "expected sweeps of at least 17 batches, got 5"),

@@ -64,6 +64,17 @@ def test_signal_then_resume(w, label):
     check(fs.case_signal(w, f'signal_{label}', sig, hooks))
 
 
+def test_range_batches_as_the_package_counts_them():
+    "The range-test cases pause at batches counted from `fs.RANGE`: the package's range-test length on their data."
+    import numpy as np
+    from custom_resnet_nbdev.train import Trainer, TrainConfig
+    from custom_resnet_nbdev.transforms import CIFAR10Data
+    data = CIFAR10Data(np.zeros((10 * fs.N_TRAIN, 32, 32, 3), np.uint8), np.repeat(np.arange(10), fs.N_TRAIN), None,
+                       None, tuple('abcdefghij'))
+    cfg = TrainConfig(channels=(8, 8, 8, 8), batch_size=10, precision='fp32', channels_last=True)
+    assert Trainer(data, cfg, quiet=True, log=lambda *a: None).range_test_iters() == fs.RANGE
+
+
 def test_signal_in_range_test(w):
     "Interrupted in the LR range test: nothing was saved, --out is gone; run again, same weights as never stopped."
     check(fs.case_range(w, 'signal_range_test', TERM, 7))

@@ -43,6 +43,7 @@ FAST = ['--channels', '8', '8', '8', '8', '--batch-size', '10', '--lr-min', '0.0
         '--precision', 'fp32', '--channels-last', '--quiet']
 N_TRAIN, N_TEST = 5, 3  # images a class in the data root: 50 training images (5 steps of 10), 30 validation (3 batches)
 STEPS, EVAL_BATCHES = 5, 3
+RANGE = 75  # the range test's batches on these 50 images at batch 10 (`Trainer.range_test_iters`: about 15 passes)
 
 
 def train_args(data, out, epochs=3, *extra, fast=FAST) -> list[str]:
@@ -1102,9 +1103,10 @@ def all_cases(w: World, quick: bool = False) -> list[tuple[str, object]]:
     add = lambda name, f, *a, **k: C.append((name, lambda: f(w, name, *a, **k)))
     for label, hooks in signal_points(quick):
         for s, sig in SIGS.items(): add(f'sig{s}_{label}', case_signal, sig, hooks)
-    # LRs from the range test: interrupted in it (its 100 batches), or just after
+    # LRs from the range test: interrupted in it (its RANGE batches), or just after
     for s, sig in SIGS.items():
-        for n in ((7, 101) if quick else (1, 50, 100, 101, 106)): add(f'sig{s}_rangetest_batch{n}', case_range, sig, n)
+        for n in ((7, RANGE + 1) if quick else (1, 50, RANGE, RANGE + 1, RANGE + 6)):
+            add(f'sig{s}_rangetest_batch{n}', case_range, sig, n)
     # before main() has set its handlers (during the imports): Python's own
     for s, sig in SIGS.items(): add(f'sig{s}_importing', case_signal, sig, [dict(at='import')], mode='exec')
     # two signals: the second one arrives while the first is being reported
@@ -1170,7 +1172,7 @@ def range_reference(w: World) -> Path:
 
 
 def case_range(w: World, name: str, sig: int, n: int) -> Result:
-    """A signal at the n-th training batch of a run whose LRs come from the range test (its 100 batches, then epoch
+    """A signal at the n-th training batch of a run whose LRs come from the range test (its RANGE batches, then epoch
     1's): inside the range test nothing is saved and the run starts again; after it, --resume does not redo it."""
     r = Result(name, 'signal')
     d = w.case_dir(name); out = d / 'out'
@@ -1178,7 +1180,7 @@ def case_range(w: World, name: str, sig: int, n: int) -> Result:
     p = w.proc(train_args(w.data, out, 3, fast=NOFIX), d, [dict(at='batch', n=n)]).start()
     p.paused(1); p.kill(sig); expect_rc(r, p.wait(), 128 + sig)
     on_disk = checkpoint_epoch(out)
-    want = None if n <= 100 else (n - 101) // STEPS
+    want = None if n <= RANGE else (n - RANGE - 1) // STEPS
     if on_disk != want: r.add('data-loss', f"checkpoint epoch {on_disk}, expected {want}")
     expect_line(r, p.stderr(), interrupted_line(out, on_disk))
     for kind, prob in files_problems(out): r.add(kind, prob)
