@@ -41,6 +41,7 @@ TMP_GLOB = '.*.crn-*.tmp'
 # the small network and fixed LRs of every run: no range test unless a case asks for one
 FAST = ['--channels', '8', '8', '8', '8', '--batch-size', '10', '--lr-min', '0.02', '--lr-max', '0.2',
         '--precision', 'fp32', '--channels-last', '--quiet']
+NOFIX = [a for a in FAST if a not in ('--lr-min', '0.02', '--lr-max', '0.2')]   # LRs from the range test
 N_TRAIN, N_TEST = 5, 3  # images a class in the data root: 50 training images (5 steps of 10), 30 validation (3 batches)
 STEPS, EVAL_BATCHES = 5, 3
 RANGE = 75  # the range test's batches on these 50 images at batch 10 (`Trainer.range_test_iters`: about 15 passes)
@@ -429,14 +430,14 @@ class World:
         p.wait()
         return p
 
-    def reference(self, epochs: int = 3, extra: tuple = ()) -> Path:
-        "model.pt of an uninterrupted run with these options (made once)."
-        key = (epochs, tuple(extra))
+    def reference(self, epochs: int = 3, extra: tuple = (), fast=FAST) -> Path:
+        "model.pt of an uninterrupted run with these options (made once); `fast=NOFIX`: its LRs from the range test."
+        key = (epochs, tuple(extra), tuple(fast))
         with self.lock:
             if key not in self.refs:
                 d = self.case_dir(f"reference_{epochs}_{abs(hash(key)) % 10**8}")
-                p = self.run(train_args(self.data, d / 'out', epochs, *extra), d, mode='fork' if self.mode == 'fork'
-                             else 'exec')
+                p = self.run(train_args(self.data, d / 'out', epochs, *extra, fast=fast), d,
+                             mode='fork' if self.mode == 'fork' else 'exec')
                 if p.rc != 0: raise ChildFailed(f"reference run failed ({p.rc}): {p.stderr()}")
                 self.refs[key] = d / 'out' / 'model.pt'
             return self.refs[key]
@@ -1157,26 +1158,12 @@ def all_cases(w: World, quick: bool = False) -> list[tuple[str, object]]:
     return C
 
 
-NOFIX = [a for a in FAST if a not in ('--lr-min', '0.02', '--lr-max', '0.2')]   # LRs from the range test
-
-
-def range_reference(w: World) -> Path:
-    "model.pt of an uninterrupted 3-epoch run whose LRs come from the range test (made once)."
-    with w.lock:
-        d = w.base / 'cases' / '_range_reference'
-        if not (d / 'out' / 'model.pt').exists():
-            d = w.case_dir('_range_reference')
-            p = w.run(train_args(w.data, d / 'out', 3, fast=NOFIX), d)
-            if p.rc != 0: raise ChildFailed(f"range-test reference failed: {p.stderr()}")
-        return d / 'out' / 'model.pt'
-
-
 def case_range(w: World, name: str, sig: int, n: int) -> Result:
     """A signal at the n-th training batch of a run whose LRs come from the range test (its RANGE batches, then epoch
     1's): inside the range test nothing is saved and the run starts again; after it, --resume does not redo it."""
     r = Result(name, 'signal')
     d = w.case_dir(name); out = d / 'out'
-    ref = range_reference(w)
+    ref = w.reference(3, fast=NOFIX)
     p = w.proc(train_args(w.data, out, 3, fast=NOFIX), d, [dict(at='batch', n=n)]).start()
     p.paused(1); p.kill(sig); expect_rc(r, p.wait(), 128 + sig)
     on_disk = checkpoint_epoch(out)
