@@ -27,8 +27,9 @@ from dataclasses import fields
 import numpy as np
 from fastcore.docments import docments
 
-from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, ATOMIC_TMP_GLOB,
-                                            load_cifar10, load_sample, _first_line)
+from .transforms import (CIFAR10Data, CIFAR10_MEAN, CIFAR10_STD, ATOMIC_TMP_GLOB, load_cifar10,
+                                            load_sample, _first_line)
+from .fastpath import DeviceLoader
 from .runtime import PRECISIONS, resolve_device
 from .checkpoint import (CheckpointError, load_checkpoint, model_from_checkpoint, save_json,
                                             save_figure, check_resumable)

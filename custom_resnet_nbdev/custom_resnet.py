@@ -15,25 +15,25 @@ import torch.nn.functional as F
 # %% ../nbs/01_model.ipynb #3e1b1a25
 class ConvBN(nn.Sequential):
     "Conv 3x3 (stride 1, padding 1, no bias) → [MaxPool2d(2) if `pool`] → BatchNorm → ReLU."
-    def __init__(self, c_in: int, c_out: int, pool: bool = False, bn_eps: float = 1e-5, bn_momentum: float = 0.1):
+    def __init__(self, c_in: int, c_out: int, pool: bool = False):
         layers = [('conv', nn.Conv2d(c_in, c_out, kernel_size=3, stride=1, padding=1, bias=False))]
         if pool: layers.append(('pool', nn.MaxPool2d(2)))
-        layers += [('bn', nn.BatchNorm2d(c_out, eps=bn_eps, momentum=bn_momentum)), ('relu', nn.ReLU(inplace=True))]
+        layers += [('bn', nn.BatchNorm2d(c_out)), ('relu', nn.ReLU(inplace=True))]
         super().__init__(OrderedDict(layers))
 
 # %% ../nbs/01_model.ipynb #ad69600a
 class ResBlock(nn.Sequential):
     "The residual branch: (Conv 3x3 → BN → ReLU) twice, `c` channels in and out."
-    def __init__(self, c: int, **bn_kw):
-        super().__init__(OrderedDict([('conv1', ConvBN(c, c, **bn_kw)), ('conv2', ConvBN(c, c, **bn_kw))]))
+    def __init__(self, c: int):
+        super().__init__(OrderedDict([('conv1', ConvBN(c, c)), ('conv2', ConvBN(c, c))]))
 
 # %% ../nbs/01_model.ipynb #3d6ca505
 class ResLayer(nn.Module):
     "X = ConvBN(c_in, c_out, pool=True); R = ResBlock(c_out)(X); returns X + R."
-    def __init__(self, c_in: int, c_out: int, **bn_kw):
+    def __init__(self, c_in: int, c_out: int):
         super().__init__()
-        self.x = ConvBN(c_in, c_out, pool=True, **bn_kw)
-        self.res = ResBlock(c_out, **bn_kw)
+        self.x = ConvBN(c_in, c_out, pool=True)
+        self.res = ResBlock(c_out)
 
     def forward(self, inp):
         x = self.x(inp)
@@ -51,22 +51,20 @@ def _check_input(x):
 class CustomResNet(nn.Module):
     """The custom ResNet (DAWNBench ResNet-9): PrepLayer, Layer1 (residual), Layer2, Layer3 (residual), MaxPool(4), FC.
     Returns logits."""
-    def __init__(self, num_classes: int = 10, channels=(64, 128, 256, 512), bn_eps: float = 1e-5,
-                 bn_momentum: float = 0.1,
+    def __init__(self, num_classes: int = 10, channels=(64, 128, 256, 512),
                  logit_scale: float = 1.0):  # fixed multiplier on the logits (Page's net: 0.125); no parameter
         super().__init__()
         if not (isinstance(logit_scale, (int, float)) and logit_scale > 0):
             raise ValueError(f"logit_scale must be a number > 0, got {logit_scale!r}")
         c0, c1, c2, c3 = channels
-        bn = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
         self.num_classes, self.channels, self.logit_scale = num_classes, tuple(channels), float(logit_scale)
-        self.prep = ConvBN(3, c0, **bn)                 # 64 x 32 x 32
-        self.layer1 = ResLayer(c0, c1, **bn)            # 128 x 16 x 16
-        self.layer2 = ConvBN(c1, c2, pool=True, **bn)   # 256 x 8 x 8
-        self.layer3 = ResLayer(c2, c3, **bn)            # 512 x 4 x 4
-        self.pool = nn.MaxPool2d(4)                     # 512 x 1 x 1
+        self.prep = ConvBN(3, c0)                 # 64 x 32 x 32
+        self.layer1 = ResLayer(c0, c1)            # 128 x 16 x 16
+        self.layer2 = ConvBN(c1, c2, pool=True)   # 256 x 8 x 8
+        self.layer3 = ResLayer(c2, c3)            # 512 x 4 x 4
+        self.pool = nn.MaxPool2d(4)               # 512 x 1 x 1
         self.flatten = nn.Flatten()
-        self.fc = nn.Linear(c3, num_classes)            # 10 logits
+        self.fc = nn.Linear(c3, num_classes)      # 10 logits
 
     def forward(self, x):
         _check_input(x)

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 
-from .transforms import CIFAR10Data, cifar10_loaders, DeviceLoader, _first_line
+from .transforms import CIFAR10Data, cifar10_loaders, _first_line
+from .fastpath import DeviceLoader
 from .custom_resnet import CustomResNet
 from .lr_finder import find_lr, LRRangeResult
 from .onecycle import one_cycle

@@ -5,19 +5,16 @@
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR10_MEAN', 'CIFAR10_STD', 'ATOMIC_TMP_GLOB', 'CIFAR10Data', 'atomic_write', 'cache_dir',
            'load_image_folder', 'load_cifar10', 'sample_root', 'load_sample', 'show_images', 'mean_fill',
-           'train_transforms', 'test_transforms', 'CIFAR10Dataset', 'default_workers', 'cifar10_loaders',
-           'reflect_index', 'batch_crop', 'batch_flip', 'batch_cutout', 'normalize_batch', 'augment_batch',
-           'DeviceLoader']
+           'train_transforms', 'test_transforms', 'CIFAR10Dataset', 'default_workers', 'cifar10_loaders']
 
 # %% ../nbs/00_transforms.ipynb #0b7dd6fe
-import functools, io, os, shutil, warnings, hashlib
+import io, os, shutil, warnings, hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, DataLoader
-from fastcore.basics import patch
 
 # albumentations would otherwise look for updates online at import
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
@@ -46,14 +43,6 @@ def _check_labels(labels, n: int, what: str = "labels") -> np.ndarray:
                          f"got dtype {labels.dtype} and shape {labels.shape}")
     if n and labels.min() < 0: raise ValueError(f"{what}: expected class indices >= 0, got {labels.min()}")
     return labels.astype(np.int64)
-
-def _check_batch(x, what: str = "x") -> torch.Tensor:
-    "Return `x`, or raise a ValueError unless it is a uint8 tensor of images (B, H, W, 3), channels last."
-    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
-        got = f"dtype {x.dtype} and shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
-        raise ValueError(f"{what}: expected a uint8 tensor of images of shape (B, H, W, 3) (channels last, "
-                         f"like CIFAR10Data's arrays), got {got}")
-    return x
 
 # %% ../nbs/00_transforms.ipynb #cf0af71e
 @dataclass
@@ -287,135 +276,3 @@ def cifar10_loaders(data: CIFAR10Data, batch_size: int = 512, num_workers: int |
                           **(kw | dict(persistent_workers=False)))
     if data.x_test is None or not test: return train_dl, None
     return train_dl, DataLoader(CIFAR10Dataset(data.x_test, data.y_test, test_tfms or test_transforms()), **kw)
-
-# %% ../nbs/00_transforms.ipynb #ce0b7d86
-def reflect_index(n: int, pad: int, device=None) -> torch.Tensor:
-    "Source index of each position of an axis of length `n` reflect-padded by `pad` (cv2.BORDER_REFLECT_101)."
-    if not 0 <= pad < n:
-        raise ValueError(f"pad: expected 0 <= pad < {n} (reflection mirrors at most {n - 1} pixels), got {pad}")
-    i = torch.arange(-pad, n + pad, device=device).abs()
-    return torch.where(i > n - 1, 2 * (n - 1) - i, i)
-
-# %% ../nbs/00_transforms.ipynb #e34c8621
-def batch_crop(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Random H x W crop of each uint8 (B, H, W, 3) image reflect-padded by `pad`: offsets 0..2*`pad`, uniform."
-    B, H, W, _ = _check_batch(x).shape
-    ri, ci = reflect_index(H, pad, x.device), reflect_index(W, pad, x.device)  # and 0 <= pad < H, W is checked
-    if pad == 0: return x
-    off = torch.randint(0, 2 * pad + 1, (B, 2), generator=generator, device=x.device)  # (dy, dx) of each crop
-    rows = ri[off[:, :1] + torch.arange(H, device=x.device)]  # (B, H) source row of each output row
-    cols = ci[off[:, 1:] + torch.arange(W, device=x.device)]  # (B, W) source column of each output column
-    # x[b, rows[b, i], cols[b, j]] for every b, i, j, as one index into the B*H*W pixels (faster than three indices)
-    pixel = (torch.arange(B, device=x.device)[:, None, None] * H + rows[:, :, None]) * W + cols[:, None, :]
-    return x.reshape(-1, x.shape[-1])[pixel]
-
-# %% ../nbs/00_transforms.ipynb #e34c8623
-def batch_flip(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Mirror each uint8 (B, H, W, 3) image left-right with probability `p`."
-    _check_batch(x)
-    if not 0 <= p <= 1: raise ValueError(f"flip_p: expected a probability 0 <= p <= 1, got {p}")
-    if p == 0: return x
-    flip = torch.rand(len(x), generator=generator, device=x.device) < p
-    return torch.where(flip[:, None, None, None], x.flip(2), x)
-
-# %% ../nbs/00_transforms.ipynb #e34c8624
-def batch_cutout(x: torch.Tensor, size: int = 8, fill=None, generator: torch.Generator | None = None) -> torch.Tensor:
-    "One `size`x`size` square of `fill` (default `mean_fill()`) inside each uint8 (B, H, W, 3) image, corner uniform."
-    B, H, W, C = _check_batch(x).shape
-    if size == 0: return x
-    if not 0 < size <= min(H, W):
-        raise ValueError(f"cutout: expected a hole size 0..{min(H, W)} (0: no hole), got {size}")
-    fill = tuple(mean_fill() if fill is None else fill)
-    if len(fill) != C or not all(0 <= v <= 255 for v in fill):
-        raise ValueError(f"fill: expected one 0..255 value per channel ({C}), got {fill}")
-    kw = dict(generator=generator, device=x.device)
-    y0, x0 = torch.randint(0, H - size + 1, (B, 1), **kw), torch.randint(0, W - size + 1, (B, 1), **kw)
-    i, j = torch.arange(H, device=x.device), torch.arange(W, device=x.device)
-    hole = ((i >= y0) & (i < y0 + size))[:, :, None] & ((j >= x0) & (j < x0 + size))[:, None, :]  # (B, H, W)
-    out = x.clone()
-    for c, v in enumerate(fill): out[..., c].masked_fill_(hole, int(v))  # a loop over the 3 channels, not the images
-    return out
-
-# %% ../nbs/00_transforms.ipynb #7493493g
-@functools.lru_cache(maxsize=32)
-def _norm_constants(mean: tuple, std: tuple, device: torch.device):
-    "The (3, 1, 1) offset and scale of `normalize_batch` on `device`, made once: no host-to-device copy per batch."
-    m = torch.tensor(mean, dtype=torch.float32)[:, None, None] * 255
-    s = 1 / (torch.tensor(std, dtype=torch.float32)[:, None, None] * 255)
-    return m.to(device), s.to(device)
-
-def normalize_batch(x: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD, channels_last: bool = False) -> torch.Tensor:
-    "uint8 (B, H, W, 3) images → float32 (B, 3, H, W), `(x/255 - mean) / std`; in channels_last memory format if asked."
-    _check_batch(x)
-    m, s = _norm_constants(tuple(map(float, mean)), tuple(map(float, std)), x.device)
-    B, H, W, C = x.shape
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    out = torch.empty((B, C, H, W), dtype=torch.float32, device=x.device, memory_format=fmt)
-    out.copy_(x.permute(0, 3, 1, 2))  # one pass converts to float and lays the pixels out as asked
-    return out.sub_(m).mul_(s)
-
-def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4, flip_p: float = 0.5,
-                  cutout: int = 8, mean=CIFAR10_MEAN, std=CIFAR10_STD, normalize: bool = True,
-                  channels_last: bool = False) -> torch.Tensor:
-    "`train_transforms` for a uint8 (B, H, W, 3) batch: crop, flip, CutOut, normalise (`normalize=False`: uint8 out)."
-    x = batch_cutout(batch_flip(batch_crop(x, pad, generator), flip_p, generator), cutout, mean_fill(mean), generator)
-    return normalize_batch(x, mean, std, channels_last) if normalize else x
-
-# %% ../nbs/00_transforms.ipynb #24bf6a0a
-class DeviceLoader:
-    "A split held on `device` as one uint8 tensor, shuffled and augmented a whole batch at a time there."
-    def __init__(self,
-                 images,                      # uint8 (N, 32, 32, 3) array or tensor
-                 labels,                      # int (N,) class indices
-                 batch_size: int = 512,       # images per batch
-                 train: bool = True,          # augment (crop, flip, CutOut) and shuffle; False: neither
-                 device='cpu',                # where the split is held and augmented
-                 mean=CIFAR10_MEAN,           # per-channel mean on the 0..1 scale, for normalising
-                 std=CIFAR10_STD,             # per-channel standard deviation on the 0..1 scale
-                 pad: int = 4,                # reflect padding before the random 32x32 crop, in pixels
-                 flip_p: float = 0.5,         # probability of a horizontal flip
-                 cutout: int = 8,             # side of the square hole, in pixels (0: none)
-                 shuffle: bool | None = None, # None: shuffle when training
-                 drop_last: bool = False,     # drop a last, smaller batch
-                 seed: int | None = None,     # seed of the loader's own generator (None: unseeded)
-                 channels_last: bool = False, # batches in NHWC memory layout
-                ):
-        images = _check_images(images)
-        labels = _check_labels(labels, len(images))
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        self.device = torch.device(device)
-        self.images = torch.tensor(images, device=self.device)  # the whole split, copied to the device once
-        self.labels = torch.tensor(labels, device=self.device)
-        self.batch_size, self.train, self.drop_last, self.channels_last = batch_size, train, drop_last, channels_last
-        self.shuffle = train if shuffle is None else shuffle
-        self.aug = dict(pad=pad, flip_p=flip_p, cutout=cutout, mean=mean, std=std, channels_last=channels_last)
-        self.generator = torch.Generator(device=self.device)
-        if seed is None: self.generator.seed()
-        else: self.generator.manual_seed(seed)
-        self.epochs = 0  # epochs completed
-
-    def __repr__(self):
-        return (f"DeviceLoader({len(self.labels)} images on {self.device}, batch_size={self.batch_size}, "
-                f"train={self.train}, {len(self)} batches)")
-
-# %% ../nbs/00_transforms.ipynb #24bf6a0i
-@patch
-def __len__(self: DeviceLoader) -> int:
-    "Batches per epoch."
-    n, bs = len(self.labels), self.batch_size
-    return n // bs if self.drop_last else -(-n // bs)
-
-@patch
-def __iter__(self: DeviceLoader):
-    "One epoch of (x float32 (B, 3, 32, 32), y int64 (B,)) batches on the device."
-    n, bs = len(self.labels), self.batch_size
-    order = (torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle
-             else torch.arange(n, device=self.device))
-    for i in range(len(self)):
-        idx = order[i * bs:(i + 1) * bs]
-        x = self.images[idx]
-        if self.train: x = augment_batch(x, self.generator, **self.aug)
-        else: x = normalize_batch(x, self.aug['mean'], self.aug['std'], self.channels_last)
-        yield x, self.labels[idx]
-    self.epochs += 1

@@ -98,6 +98,7 @@ def install_hooks(hooks: list[dict], ctl: Path):
     from collections import Counter
     import custom_resnet_nbdev.cli as cli, custom_resnet_nbdev.train as train
     import custom_resnet_nbdev.checkpoint as ck, custom_resnet_nbdev.transforms as tf, custom_resnet_nbdev.runtime as rt
+    import custom_resnet_nbdev.fastpath as fp
     ctl.mkdir(parents=True, exist_ok=True)
     seen, pauses = Counter(), [0]
 
@@ -129,12 +130,12 @@ def install_hooks(hooks: list[dict], ctl: Path):
     if 'final' in ats: train.Trainer.evaluate_final = before('final', train.Trainer.evaluate_final)
     if 'kept' in ats: cli._kept = before('kept', cli._kept)
     if ats & {'batch', 'evalbatch'}:
-        orig_iter = tf.DeviceLoader.__iter__
+        orig_iter = fp.DeviceLoader.__iter__
         def batches(self):
             for b in orig_iter(self):
                 if hit('batch' if self.train else 'evalbatch'): pause('batch' if self.train else 'evalbatch')
                 yield b
-        tf.DeviceLoader.__iter__ = batches
+        fp.DeviceLoader.__iter__ = batches
     if ats & {'write', 'written'}:
         orig_write = tf.atomic_write
         def atomic_write(path, write):
