@@ -123,7 +123,7 @@ def install_hooks(hooks: list[dict], ctl: Path):
         return wrapped
 
     ats = {h['at'] for h in hooks}
-    if 'data' in ats: cli.load_data = before('data', cli.load_data)
+    if 'data' in ats: cli._load_data = before('data', cli._load_data)
     if 'lock' in ats: cli._train = before('lock', cli._train)
     if 'step' in ats: train.train_step = before('step', train.train_step)
     if 'eval' in ats: train.evaluate = before('eval', train.evaluate); cli.evaluate = before('eval', cli.evaluate)
