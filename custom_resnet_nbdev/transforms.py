@@ -27,6 +27,7 @@ CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog
 CIFAR10_MEAN = (0.4913, 0.4821, 0.4465)  # channel_stats over the 50,000 training images (see above)
 CIFAR10_STD  = (0.2452, 0.2428, 0.2606)
 
+# %% ../nbs/00_transforms.ipynb #5f20ed03
 def _check_images(images, what="images") -> np.ndarray:
     "Return `images` as an array, or raise a ValueError that says what shape and dtype were expected."
     images = np.asarray(images)
