@@ -207,7 +207,7 @@ class Trainer:
         self.ema = WeightEMA(self.model, ema_decay(cfg.ema_epochs, self.steps_per_epoch)) if cfg.ema_epochs else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr_min or 1e-3, momentum=cfg.momentum,
-                                   nesterov=cfg.momentum > 0, weight_decay=cfg.weight_decay)
+                                   nesterov=cfg.momentum > 0, weight_decay=cfg.weight_decay)  # lr: One Cycle sets it
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
         self.sched, self.lr_range, self.epoch, self.final_eval = None, None, 0, None
         self.history = dict(epochs=[], lrs=[])
@@ -225,7 +225,9 @@ def _loaders(self: Trainer):
     return tr, te
 
 @patch(as_prop=True)
-def steps_per_epoch(self: Trainer) -> int: return len(self.train_dl)
+def steps_per_epoch(self: Trainer) -> int:
+    "Training steps (batches) per epoch."
+    return len(self.train_dl)
 
 # %% ../nbs/06_train.ipynb #tr028
 @patch
