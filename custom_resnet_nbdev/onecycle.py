@@ -29,7 +29,7 @@ def _check_args(lr_min, lr_max, steps_per_epoch, epochs, peak_epoch, base_moment
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     whole = lambda v: isinstance(v, int) and not isinstance(v, bool)
     if not (num(lr_min) and lr_min >= 0):
-        raise ValueError(f"lr_min must be a number >= 0 (0: start and end at zero, Page's annihilation), "
+        raise ValueError(f"lr_min must be a number >= 0 (0: start and end at zero, as Page's schedule does), "
                          f"got {lr_min!r}")
     if not (num(lr_max) and lr_max > lr_min):
         raise ValueError(f"lr_max must be a number greater than lr_min={lr_min!r}, got {lr_max!r}")
@@ -57,7 +57,7 @@ def _check_momentum(optimizer):
 
 # %% ../nbs/03_onecycle.ipynb #ee2e834e
 def one_cycle(optimizer: torch.optim.Optimizer, lr_min: float, lr_max: float, steps_per_epoch: int, epochs: int = 24,
-              peak_epoch: int = 5, anneal_strategy: str = 'linear', cycle_momentum: bool = True,
+              peak_epoch: int = 5, anneal_strategy: str = 'linear', cycle_momentum: bool = False,
               base_momentum: float = 0.85, max_momentum: float = 0.95) -> OneCycleLR:
     """`OneCycleLR` for `optimizer`, stepped once per batch: `lr_min`→`lr_max` at the last step of epoch `peak_epoch`,
     back to `lr_min` at the last step of epoch `epochs`."""
@@ -84,4 +84,4 @@ def schedule(lr_min: float, lr_max: float, steps_per_epoch: int, epochs: int = 2
         lrs[k], moms[k] = opt.param_groups[0]['lr'], opt.param_groups[0]['momentum']
         opt.step()  # no gradient: changes nothing, but keeps the scheduler's "step the optimizer first" check happy
         if k < total - 1: sched.step()
-    return lrs, (moms if kwargs.get('cycle_momentum', True) else None)
+    return lrs, (moms if kwargs.get('cycle_momentum') else None)

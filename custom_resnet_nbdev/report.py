@@ -30,7 +30,8 @@ def plot_history(history: dict, title: str | None = None):
         axs[1].plot(e, [100 * r['ema_test_acc'] for r in ep], '.--', label='validation, weight average')
     fin = history.get('final')
     if fin and fin.get('tta') and e:
-        axs[1].plot([e[-1]], [100 * fin['test_acc']], '*', ms=12, label='validation, final (flip TTA)')
+        axs[1].plot([e[-1]], [100 * fin['test_acc']], '*', ms=12,
+                    label='validation, final (' + 'weight average + ' * bool(fin.get('ema')) + 'flip TTA)')
     for ax, t in zip(axs[:2], ('loss', 'accuracy (%)')): ax.set(xlabel='epoch', title=t); ax.legend(); ax.grid(alpha=.3)
     if lrs := history['lrs']:
         axs[2].plot((np.arange(len(lrs)) + 1) / (len(lrs) / max(len(ep), 1)), lrs)  # step k ends at (k+1)/steps

@@ -8,6 +8,7 @@ __all__ = ['PRECISIONS', 'resolve_device', 'hardware', 'cpu_name', 'cuda_precisi
 
 # %% ../nbs/04_runtime.ipynb #rt004
 import contextlib, json, os, time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -89,7 +90,8 @@ def cpu_candidates(precision: str = 'auto', channels_last: bool | None = None) -
 
 # %% ../nbs/04_runtime.ipynb #rt015
 def resolve_runtime(device: torch.device, precision: str = 'auto', channels_last: bool | None = None,
-                    channels=(64, 128, 256, 512), batch_size: int = 512, log=print) -> tuple[str, bool, dict]:
+                    channels=(64, 128, 256, 512), batch_size: int = 512,
+                    log: Callable = print) -> tuple[str, bool, dict]:
     "(precision, channels_last, the CPU's measured images/s or {}) for a run on `device`."
     if precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")

@@ -8,6 +8,7 @@ __all__ = ['RECIPES', 'DIVERGED_LOSS', 'TrainConfig', 'seed_everything', 'epoch_
 
 # %% ../nbs/06_train.ipynb #tr006
 import math, random, time
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -188,7 +189,7 @@ class Diverged(ValueError):
 class Trainer:
     "LR range test → One Cycle training of a `CustomResNet` on `data`; a checkpoint in `out_dir` after every epoch."
     def __init__(self, data: CIFAR10Data, cfg: TrainConfig | None = None, out_dir=None, quiet: bool = False,
-                 log=print):
+                 log: Callable = print):
         self.cfg = cfg = (cfg or TrainConfig()).check()
         if not (n := len(data.x_train)): raise ValueError("no training images: expected train/<class>/ folders")
         if cfg.batch_size > n: raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {n} training images")
@@ -331,7 +332,8 @@ def fit(self: Trainer, stop_after: int | None = None) -> dict:
         if ev_ema: rec |= dict(ema_test_loss=ev_ema['loss'], ema_test_acc=ev_ema['acc'])
         self.history['epochs'].append(rec); self.epoch += 1
         self.log(_epoch_line(rec, self.cfg.epochs))
-        rec['checkpoint_time'] = self.save_checkpoint(); rec['epoch_time'] = time.perf_counter() - t0
+        rec['checkpoint_time'], rec['epoch_time'] = None, time.perf_counter() - t0  # as saved: its write not timed yet
+        rec['checkpoint_time'] = c = self.save_checkpoint(); rec['epoch_time'] += c  # in the next checkpoint
         if stop_after is not None and done >= stop_after: break
     if self.epoch == self.cfg.epochs and self.test_dl is not None and 'final' not in self.history:
         t0 = time.perf_counter(); self.evaluate_final()
@@ -407,8 +409,8 @@ def save_model(self: Trainer, path=None) -> Path:
     return atomic_save(model_file(self._state(), final=last, final_eval=self.history.get('final')), path)
 
 @patch(cls_method=True)
-def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log=print, checkpoint: dict | None = None,
-           **overrides) -> Trainer:
+def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log: Callable = print,
+           checkpoint: dict | None = None, **overrides) -> Trainer:
     "Rebuild the trainer saved in `out_dir/checkpoint.pt` (or given, loaded, as `checkpoint`); `fit()` continues."
     where = Path(out_dir) / 'checkpoint.pt'
     ck = checkpoint if checkpoint is not None else load_checkpoint(where)

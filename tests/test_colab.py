@@ -35,9 +35,9 @@ def test_colab_cells_and_the_resume_path(tmp_path, monkeypatch):
     from custom_resnet_nbdev.transforms import sample_root
     from custom_resnet_nbdev.train import Trainer, TrainConfig
     monkeypatch.setenv('CUSTOM_RESNET_CACHE', str(tmp_path / 'cache'))
-    data_cell, train_cell, resume_cell, results_cell = cells()
-    assert 'load_cifar10(DATA)' in data_cell and 'Trainer(data' in train_cell
-    assert 'Trainer.resume(OUT, data)' in resume_cell and 'plot_history' in results_cell
+    data_cell, train_cell, results_cell = cells()
+    assert 'load_cifar10(DATA)' in data_cell and 'Trainer(data' in train_cell and 'Trainer.resume(OUT, data)' in train_cell
+    assert 'plot_history' in results_cell
     colab = lambda: dict(OUT=str(tmp_path / 'run'), DATA=str(sample_root()),   # what the Drive cell defines
                          CFG=TrainConfig(epochs=2, batch_size=100, lr_min=0.02, lr_max=0.2, channels=(8, 8, 8, 8),
                                          precision='fp32', channels_last=True))
@@ -45,10 +45,20 @@ def test_colab_cells_and_the_resume_path(tmp_path, monkeypatch):
     with mock.patch.object(Trainer, 'fit', lambda self, stop_after=None: fit(self, stop_after=1)):  # cut off
         first = run([data_cell, train_cell], colab())
     assert len(first['trainer'].history['epochs']) == 1
-    second = run([data_cell, resume_cell, results_cell], colab())             # after a restart: a fresh namespace
+    ck = tmp_path / 'run' / 'checkpoint.pt'
+    second = run([data_cell, train_cell, results_cell], colab())  # after a restart, from the top: a fresh namespace
     h = second['trainer'].history
-    assert len(h['epochs']) == 2 and h['final']['test_acc'] > 0
+    assert len(h['epochs']) == 2 and h['final']['test_acc'] > 0   # carried on: epoch 2 and the final evaluation
+    untimed = lambda r: {k: v for k, v in r.items() if not k.endswith('_time')}
+    assert untimed(h['epochs'][0]) == untimed(first['trainer'].history['epochs'][0])  # epoch 1 as first trained
     assert (tmp_path / 'run' / 'model.pt').is_file()
+    from custom_resnet_nbdev.cli import main                    # a resumed run's folder reads like any other
+    assert main(['report', str(tmp_path / 'run')]) == 0
     import matplotlib.pyplot as plt
     assert len(plt.get_fignums()) == 3                                        # curves, confusion, misclassified
+    plt.close('all')
+    before = ck.read_bytes()
+    third = run([data_cell, train_cell, results_cell], colab())   # once more from the top: the run is finished
+    assert third['trainer'].history['epochs'] == h['epochs'] and ck.read_bytes() == before  # nothing trained again
+    assert third['ev']['acc'] == h['final']['test_acc']           # the results show the model the run reports
     plt.close('all')
