@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['RECIPES', 'DIVERGED_LOSS', 'TrainConfig', 'seed_everything', 'epoch_seed', 'seed_loader', 'train_step', 'ema_decay',
-           'WeightEMA', 'evaluate', 'Diverged', 'Trainer']
+           'WeightEMA', 'evaluate', 'Trainer', 'Diverged']
 
 # %% ../nbs/06_train.ipynb #tr006
 import math, random, time
@@ -95,6 +95,7 @@ def check(self: TrainConfig) -> TrainConfig:
     _need(c.num_workers is None or _int(c.num_workers, 0, 256), 'num_workers', 'an int >= 0', c.num_workers)
     return self
 
+# %% ../nbs/06_train.ipynb #tr010c
 RECIPES = dict(
     default={},
     page=dict(lr_min=0.0, lr_max=0.4, momentum=0.9, cycle_momentum=False, weight_decay=5e-4, label_smoothing=0.0,
@@ -179,12 +180,6 @@ def evaluate(model, loader, device=None, precision: str = 'fp32', tta: bool = Fa
                 per_class_acc=(np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(), confusion=cm.tolist(),
                 preds=preds, targets=targets)
 
-# %% ../nbs/06_train.ipynb #tr024
-DIVERGED_LOSS = 100.0  # a training loss above this (or inf/NaN) stops the run
-
-class Diverged(ValueError):
-    "Training diverged: the loss became inf/NaN or exploded."
-
 # %% ../nbs/06_train.ipynb #tr025
 class Trainer:
     "LR range test → One Cycle training of a `CustomResNet` on `data`; a checkpoint in `out_dir` after every epoch."
@@ -246,6 +241,7 @@ def find_lr(self: Trainer, num_iter: int | None = None) -> LRRangeResult:
                             channels_last=self.channels_last, progress=not self.quiet, batch_size=self.cfg.batch_size)
     return self.lr_range
 
+# %% ../nbs/06_train.ipynb #tr028b
 @patch
 def _setup_schedule(self: Trainer):
     "LRMIN and LRMAX (given, or from the range test), then the One Cycle schedule over every step of the run."
@@ -310,6 +306,12 @@ def _check_losses(self: Trainer, losses: list):
     kept = f"; the checkpoint of epoch {self.epoch} in {self.out_dir} is kept, untouched" if self.out_dir else ""
     raise Diverged(f"training diverged in epoch {self.epoch + 1}, step {i + 1} of {self.steps_per_epoch}, at LR "
                    f"{lr:.3g}: loss {float(new[i - i0]):.4g}{kept}; lower the LRs (--lr-min, --lr-max)")
+
+# %% ../nbs/06_train.ipynb #tr024
+DIVERGED_LOSS = 100.0  # a training loss above this (or inf/NaN) stops the run
+
+class Diverged(ValueError):
+    "Training diverged: the loss became inf/NaN or exploded."
 
 # %% ../nbs/06_train.ipynb #tr033
 @patch

@@ -145,3 +145,24 @@ def test_pages_name_no_issue():
     bad = [w for w, text in _markdown_sources() if re.search(r'\bissues? \d+\b', text, re.I)]
     bad += [nb.name for nb in NOTEBOOKS if re.search(r'\bissues? \d+\b', nb.read_text(), re.I)]
     assert not bad, f"these name an issue: {sorted(set(bad))}"
+
+
+def test_symbol_links_land_on_anchors():
+    """nbdev turns every `name` of the package in a page's text into a link to that name's anchor on its page. The
+    anchor is the heading of the name's card (nbdev's `show_doc`), or, where the page shows the name's code instead
+    of a card, an `<a id>` written beside it: a link to an anchor that is on neither lands at the top of the page."""
+    from nbdev.doclinks import NbdevLookup
+    from nbdev.process import NBProcessor
+    from nbdev.processors import add_show_docs
+    lookup, anchors, links = NbdevLookup(), {}, []
+    for nb in NOTEBOOKS:
+        proc = NBProcessor(nb, add_show_docs); proc.process()
+        page = anchors.setdefault(page_name(nb), set())
+        for c in proc.nb.cells:
+            if c.cell_type == 'code': page |= {m.lower() for m in re.findall(r'^show_doc\(([\w.]+)', c.source, re.M)}
+            else:
+                page |= set(re.findall(r'<a id="([^"]+)"', c.source))
+                links += [(nb.name, u) for u in re.findall(r'\]\((' + re.escape(SITE) + r'[^)\s]+#[^)\s]+)\)', lookup.linkify(c.source))]
+    bad = [f"{where}: {url}" for where, url in links
+           if url.split('#')[1] not in anchors.get(url[len(SITE):].split('#')[0], set())]
+    assert not bad, "links to anchors that no card or <a id> makes:\n" + '\n'.join(sorted(set(bad)))
