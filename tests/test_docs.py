@@ -166,3 +166,16 @@ def test_symbol_links_land_on_anchors():
     bad = [f"{where}: {url}" for where, url in links
            if url.split('#')[1] not in anchors.get(url[len(SITE):].split('#')[0], set())]
     assert not bad, "links to anchors that no card or <a id> makes:\n" + '\n'.join(sorted(set(bad)))
+
+
+def test_cards_placed_by_hand():
+    """nbdev adds the cards a page lacks by itself: a cell's cards in reverse order, and it then moves code past them.
+    Here every card is placed by hand in reading order (or left out where the page shows the code), so it adds none."""
+    from nbdev.process import NBProcessor
+    from nbdev.processors import add_show_docs
+    bad = []
+    for nb in NOTEBOOKS:
+        proc = NBProcessor(nb, add_show_docs); proc.process()
+        bad += [f"{nb.name}: {c.source}" for c in proc.nb.cells if getattr(c, 'has_sd', False)]
+    assert not bad, "cards nbdev would add (place them with show_doc, or list the name in the page's hidden cell):\n" \
+                    + '\n'.join(bad)
