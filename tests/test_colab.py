@@ -36,7 +36,8 @@ def test_colab_cells_and_the_resume_path(tmp_path, monkeypatch):
     from custom_resnet_nbdev.train import Trainer, TrainConfig
     monkeypatch.setenv('CUSTOM_RESNET_CACHE', str(tmp_path / 'cache'))
     data_cell, train_cell, results_cell = cells()
-    assert 'load_cifar10(DATA)' in data_cell and 'Trainer(data' in train_cell and 'Trainer.resume(OUT, data)' in train_cell
+    assert 'load_cifar10(DATA)' in data_cell
+    assert 'Trainer(data' in train_cell and 'Trainer.resume(OUT, data)' in train_cell   # train, or carry on
     assert 'plot_history' in results_cell
     colab = lambda: dict(OUT=str(tmp_path / 'run'), DATA=str(sample_root()),   # what the Drive cell defines
                          CFG=TrainConfig(epochs=2, batch_size=100, lr_min=0.02, lr_max=0.2, channels=(8, 8, 8, 8),

@@ -6,7 +6,7 @@ that whole cell, so anything else written in it never reaches the rendered page.
 (`nbdev.frontmatter.FrontmatterProc`, what `nbdev_proc_nbs` and `nbdev_docs` run) on every notebook and checks
 what it dropped.
 """
-import json, re
+import functools, json, re
 from pathlib import Path
 
 import pytest
@@ -147,22 +147,32 @@ def test_pages_name_no_issue():
     assert not bad, f"these name an issue: {sorted(set(bad))}"
 
 
+@functools.cache
+def _with_cards() -> dict:
+    "`{notebook: cells}` after nbdev's card step (`add_show_docs`), the step the docs run before linking."
+    from nbdev.process import NBProcessor
+    from nbdev.processors import add_show_docs
+    out = {}
+    for nb in NOTEBOOKS:
+        proc = NBProcessor(nb, add_show_docs); proc.process()
+        out[nb] = list(proc.nb.cells)
+    return out
+
+
 def test_symbol_links_land_on_anchors():
     """nbdev turns every `name` of the package in a page's text into a link to that name's anchor on its page. The
     anchor is the heading of the name's card (nbdev's `show_doc`), or, where the page shows the name's code instead
     of a card, an `<a id>` written beside it: a link to an anchor that is on neither lands at the top of the page."""
     from nbdev.doclinks import NbdevLookup
-    from nbdev.process import NBProcessor
-    from nbdev.processors import add_show_docs
     lookup, anchors, links = NbdevLookup(), {}, []
-    for nb in NOTEBOOKS:
-        proc = NBProcessor(nb, add_show_docs); proc.process()
+    for nb, cells in _with_cards().items():
         page = anchors.setdefault(page_name(nb), set())
-        for c in proc.nb.cells:
+        for c in cells:
             if c.cell_type == 'code': page |= {m.lower() for m in re.findall(r'^show_doc\(([\w.]+)', c.source, re.M)}
             else:
                 page |= set(re.findall(r'<a id="([^"]+)"', c.source))
-                links += [(nb.name, u) for u in re.findall(r'\]\((' + re.escape(SITE) + r'[^)\s]+#[^)\s]+)\)', lookup.linkify(c.source))]
+                links += [(nb.name, u) for u in re.findall(r'\]\((' + re.escape(SITE) + r'[^)\s]+#[^)\s]+)\)',
+                                                           lookup.linkify(c.source))]
     bad = [f"{where}: {url}" for where, url in links
            if url.split('#')[1] not in anchors.get(url[len(SITE):].split('#')[0], set())]
     assert not bad, "links to anchors that no card or <a id> makes:\n" + '\n'.join(sorted(set(bad)))
@@ -171,11 +181,6 @@ def test_symbol_links_land_on_anchors():
 def test_cards_placed_by_hand():
     """nbdev adds the cards a page lacks by itself: a cell's cards in reverse order, and it then moves code past them.
     Here every card is placed by hand in reading order (or left out where the page shows the code), so it adds none."""
-    from nbdev.process import NBProcessor
-    from nbdev.processors import add_show_docs
-    bad = []
-    for nb in NOTEBOOKS:
-        proc = NBProcessor(nb, add_show_docs); proc.process()
-        bad += [f"{nb.name}: {c.source}" for c in proc.nb.cells if getattr(c, 'has_sd', False)]
+    bad = [f"{nb.name}: {c.source}" for nb, cells in _with_cards().items() for c in cells if getattr(c, 'has_sd', False)]
     assert not bad, "cards nbdev would add (place them with show_doc, or list the name in the page's hidden cell):\n" \
                     + '\n'.join(bad)
