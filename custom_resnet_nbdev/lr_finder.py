@@ -120,7 +120,6 @@ class LRRangeResult:
         return {k: np.asarray(v).tolist() for k, v in dataclasses.asdict(self).items()}  # numpy values too
 
 # %% ../nbs/02_lr_finder.ipynb #21613fc7
-#| code-fold: true
 @patch
 def plot(self: LRRangeResult, ax=None, raw: bool = True):
     "Loss against LR (log axis), LRMIN and LRMAX marked at the points they were read at; returns the Figure."

@@ -102,14 +102,23 @@ def test_docs_processing_runs(nb, tmp_path, monkeypatch):
     """nbdev's docs processing (`nbdev_proc_nbs`, the first step of `nbdev_docs`) runs each chapter's imports, exported
     cells and `show_doc` calls in a fresh shell, from the repository root, and fails the whole site on the first error.
     It also runs any cell that mixes imports with other code (nbdev's FAQ: keep imports in cells of their own), which
-    here meant reading `results/...` from the wrong folder, or training models while building the docs."""
+    here meant reading `results/...` from the wrong folder, or training models while building the docs.
+
+    Quarto then reads each cell's `#|` options as YAML and stops the site at a key given twice (a YAMLException,
+    "duplicated mapping key"). nbdev writes some options itself: every `#| exports` cell gets `code-fold: show`, so
+    an `exports` cell must not fold its own code."""
     from nbdev.processors import FilterDefaults
     from nbdev.serve_drv import main
     mixed = _mixed_cells(nb)
     assert not mixed, f"{nb.name}: cells that import and do other work (docs-time runs): {mixed}"
     monkeypatch.chdir(ROOT)
     main((nb, tmp_path / nb.name, FilterDefaults))
-    assert json.loads((tmp_path / nb.name).read_text())['cells']
+    cells = json.loads((tmp_path / nb.name).read_text())['cells']
+    assert cells
+    for c in cells:
+        keys = [m[1] for l in ''.join(c['source']).splitlines() if (m := re.match(r'#\|\s*([\w-]+)\s*:', l))]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        assert not twice, f"{nb.name}: a cell gives Quarto {twice} twice: {''.join(c['source'])[:120]!r}"
 
 
 BADGE = ('[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/'
