@@ -202,16 +202,6 @@ class _Finder(LRFinder):
         self.raw_losses.append(loss)
         return loss
 
-@contextlib.contextmanager
-def _quiet(progress: bool, batch_size: int | None = None):
-    "torch-lr-finder's prints silenced; its loop counted by a bar in images/s (batches/s) if `progress`, else silent."
-    import torch_lr_finder.lr_finder as m
-    unit = dict(unit='img', unit_scale=batch_size) if batch_size else dict(unit='batch')
-    old, m.tqdm = m.tqdm, lambda it, *a, **kw: tqdm(it, desc='LR range test', **unit) if progress else it
-    try:
-        with contextlib.redirect_stdout(io.StringIO()): yield
-    finally: m.tqdm = old
-
 # %% ../nbs/02_lr_finder.ipynb #d7a62b28
 def _check_sweep(num_iter, start_lr, end_lr):
     "A ValueError naming what was expected, before any training, if the sweep's arguments are nonsense."
@@ -226,6 +216,16 @@ def _amp(amp_dtype, dev) -> dict:
     if amp_dtype is None: return {}
     return dict(amp_backend='torch', amp_config=dict(device_type=dev.type, dtype=amp_dtype),
                 grad_scaler=torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16))
+
+@contextlib.contextmanager
+def _quiet(progress: bool, batch_size: int | None = None):
+    "torch-lr-finder's prints silenced; its loop counted by a bar in images/s (batches/s) if `progress`, else silent."
+    import torch_lr_finder.lr_finder as m
+    unit = dict(unit='img', unit_scale=batch_size) if batch_size else dict(unit='batch')
+    old, m.tqdm = m.tqdm, lambda it, *a, **kw: tqdm(it, desc='LR range test', **unit) if progress else it
+    try:
+        with contextlib.redirect_stdout(io.StringIO()): yield
+    finally: m.tqdm = old
 
 # %% ../nbs/02_lr_finder.ipynb #4f09d35b
 def find_lr(model: nn.Module,               # the network; put back exactly as it was afterwards
