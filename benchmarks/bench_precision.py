@@ -8,15 +8,17 @@ measures them once and keeps the figures).
 
     python benchmarks/bench_precision.py                    # the CPU
     python benchmarks/bench_precision.py --device cuda
+    python benchmarks/bench_precision.py --json nbs/results/speed/NAME.json   # also keep the figures (04 reads them)
 """
-import argparse, time
+import argparse, datetime, json, platform, time
 
 import torch
 
 from bench_data import machine, pkg  # benchmarks/ is on sys.path when this file runs
 
-CustomResNet, _cpu_flags, resolve_device, resolve_runtime, train_step = (
-    pkg(n) for n in ('CustomResNet', '_cpu_flags', 'resolve_device', 'resolve_runtime', 'train_step'))
+CustomResNet, _cpu_flags, resolve_device, resolve_runtime, train_step, hardware, save_json = (
+    pkg(n) for n in ('CustomResNet', '_cpu_flags', 'resolve_device', 'resolve_runtime', 'train_step', 'hardware',
+                     'save_json'))
 
 
 def auto_picks(dev) -> str:
@@ -49,16 +51,29 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=512)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--json', metavar='PATH', help="also write the figures, the machine and the command to PATH")
     a = p.parse_args(argv)
+    if a.json and not a.json.endswith('.json'): p.error(f"--json expects a file name ending in .json, got {a.json!r}")
     dev = resolve_device(a.device)
     precisions = ('fp32', 'bf16', 'fp16') if dev.type == 'cuda' else ('fp32', 'bf16')
-    flags = ', '.join(sorted(f for f in _cpu_flags() if 'bf16' in f or 'amx' in f)) or 'none'
-    print(f"# bench_precision: {machine(dev)} | bf16/AMX CPU flags: {flags} | auto picks {auto_picks(dev)}\n")
+    flags = sorted(f for f in _cpu_flags() if 'bf16' in f or 'amx' in f)
+    picks = auto_picks(dev)
+    print(f"# bench_precision: {machine(dev)} | bf16/AMX CPU flags: {', '.join(flags) or 'none'} | auto picks {picks}\n")
     print('| precision | layout | images/s (batch %d) |\n|---|---|---:|' % a.batch_size)
+    speed = {}
     for prec in precisions:
         for cl in (False, True):
             ips = images_per_s(dev, prec, a.batch_size, a.warmup, a.steps, cl)
+            speed[f"{prec} {'channels_last' if cl else 'NCHW'}"] = round(ips, 1)
             print(f"| {prec} | {'channels_last' if cl else 'NCHW'} | {ips:.1f} |", flush=True)
+    if a.json:  # written only once every figure is in: never a half-measured record
+        save_json(dict(hardware=hardware(dev), cpu_flags=flags, machine=platform.machine(), torch=torch.__version__,
+                       date=datetime.date.today().isoformat(), batch_size=a.batch_size, warmup=a.warmup,
+                       steps=a.steps, auto_picks=picks, images_per_s=speed,
+                       command='python benchmarks/bench_precision.py' + ''.join(
+                           f' {o} {v}' for o, v in (('--device', a.device), ('--batch-size', a.batch_size),
+                                                    ('--warmup', a.warmup), ('--steps', a.steps)))), a.json)
+        print(f"\nkept in {a.json}")
 
 
 if __name__ == '__main__': main()

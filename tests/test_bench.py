@@ -207,3 +207,31 @@ def test_bench_range_test_refuses_bad_options(capsys, monkeypatch):
                       (['--seeds', '-1'], "expected seeds >= 0, got -1")):
         with pytest.raises(SystemExit) as e: m.main(argv)
         assert e.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_bench_precision_keeps_a_record(capsys, monkeypatch, tmp_path):
+    """`bench_precision.py --json` writes what it printed (each precision and layout's images/s), the machine and the
+    command, once every figure is in: the record `04_runtime` reads. A path that is not a .json file is refused."""
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    m = load('bench_precision')
+    monkeypatch.setattr(m, 'auto_picks', lambda dev: 'fp32, channels_last')  # 04's own measurement is tested there
+    with pytest.raises(SystemExit) as e: m.main(['--json', str(tmp_path / 'speed.txt')])
+    assert e.value.code == 2 and "--json expects a file name ending in .json" in capsys.readouterr().err
+    out = tmp_path / 'speed.json'
+    m.main(['--batch-size', '2', '--warmup', '0', '--steps', '1', '--json', str(out)])
+    r = json.loads(out.read_text())
+    fc.test_eq(sorted(r['images_per_s']), sorted(['fp32 NCHW', 'fp32 channels_last', 'bf16 NCHW', 'bf16 channels_last']))
+    assert all(v > 0 for v in r['images_per_s'].values())
+    fc.test_eq((r['batch_size'], r['steps']), (2, 1))
+    assert r['command'].startswith('python benchmarks/bench_precision.py') and '--batch-size 2' in r['command']
+    fc.test_eq(r['auto_picks'], 'fp32, channels_last')
+    printed = capsys.readouterr().out
+    for k, v in r['images_per_s'].items(): assert f"| {k.replace(' ', ' | ')} | {v:.1f} |" in printed, (k, printed)
+
+
+def test_speed_records_are_complete():
+    "Each record 04_runtime reads names its CPU, flags, date, command and batch, and has fp32 and bf16 figures."
+    for p in sorted((ROOT / 'nbs' / 'results' / 'speed').glob('*.json')):
+        r = json.loads(p.read_text())
+        assert {'hardware', 'cpu_flags', 'date', 'command', 'batch_size', 'images_per_s', 'auto_picks'} <= set(r), p
+        assert any(k.startswith('fp32') for k in r['images_per_s']) and any(k.startswith('bf16') for k in r['images_per_s'])
