@@ -10,6 +10,7 @@ import functools, json, re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
@@ -116,9 +117,11 @@ def test_docs_processing_runs(nb, tmp_path, monkeypatch):
     cells = json.loads((tmp_path / nb.name).read_text())['cells']
     assert cells
     for c in cells:
-        keys = [m[1] for l in ''.join(c['source']).splitlines() if (m := re.match(r'#\|\s*([\w-]+)\s*:', l))]
+        opts = [l[2:] for l in ''.join(c['source']).splitlines() if l.startswith('#|')]
+        keys = [m[1] for l in opts if (m := re.match(r'\s*([\w-]+)\s*:', l))]
         twice = sorted({k for k in keys if keys.count(k) > 1})
         assert not twice, f"{nb.name}: a cell gives Quarto {twice} twice: {''.join(c['source'])[:120]!r}"
+        assert not opts or isinstance(yaml.safe_load('\n'.join(opts)), dict), f"{nb.name}: options Quarto cannot read: {opts}"
 
 
 BADGE = ('[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/'
