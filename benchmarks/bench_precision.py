@@ -10,7 +10,7 @@ measures them once and keeps the figures).
     python benchmarks/bench_precision.py --device cuda
     python benchmarks/bench_precision.py --json nbs/results/speed/NAME.json   # also keep the figures (04 reads them)
 """
-import argparse, datetime, json, platform, time
+import argparse, datetime, platform, time
 
 import torch
 
