@@ -121,7 +121,8 @@ def test_docs_processing_runs(nb, tmp_path, monkeypatch):
         keys = [m[1] for l in opts if (m := re.match(r'\s*([\w-]+)\s*:', l))]
         twice = sorted({k for k in keys if keys.count(k) > 1})
         assert not twice, f"{nb.name}: a cell gives Quarto {twice} twice: {''.join(c['source'])[:120]!r}"
-        assert not opts or isinstance(yaml.safe_load('\n'.join(opts)), dict), f"{nb.name}: options Quarto cannot read: {opts}"
+        assert not opts or isinstance(yaml.safe_load('\n'.join(opts)), dict), \
+            f"{nb.name}: options Quarto cannot read: {opts}"
 
 
 BADGE = ('[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/'
