@@ -8,7 +8,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'INFERENCE_KEYS', 'atomic_save', 'json_safe', 's
            'variant_name', 'reported_weights', 'model_from_checkpoint', 'model_file', 'export_half', 'data_fingerprint']
 
 # %% ../nbs/05_checkpoint.ipynb #ck004
-import json, math
+import json, math, warnings
 from pathlib import Path
 
 import numpy as np
@@ -125,10 +125,13 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     "Load a checkpoint or model file of this project, or raise `CheckpointError` saying what is wrong with it."
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f"no checkpoint file at {path}")
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception:  # torch's own message would advise weights_only=False: never do that with a file you got
-        raise CheckpointError(f"{path} is not a readable checkpoint: corrupt, truncated, or not written by "
-                              "custom-resnet") from None
+    with warnings.catch_warnings(record=True) as said:  # torch warns about some garbage before refusing it
+        warnings.simplefilter('always')
+        try: ck = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception:  # torch's own message would advise weights_only=False: never do that with a file you got
+            raise CheckpointError(f"{path} is not a readable checkpoint: corrupt, truncated, or not written by "
+                                  "custom-resnet") from None
+    for w in said: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # a file it did read: say it
     if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a custom_resnet_nbdev checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     if ck.get('arch') != 'CustomResNet':
