@@ -2,7 +2,7 @@
 
 This is the study that chose the package's defaults. The recipes it weighed are spelled out below as data (the
 package no longer has their settings); the runs are their recorded histories (`nbs/results/`, or run folders), read
-with `custom_resnet_nbdev.cli.read_runs`. The results page (`nbs/09_results.ipynb`) and `bench_recipes.py --compare`
+with `custom_resnet_nbdev.cli.read_runs`. The results page (`nbs/11_results.ipynb`) and `bench_recipes.py --compare`
 use these functions.
 
     python benchmarks/compare.py nbs/results/full/*.json --compare sgd_edge1 page
@@ -58,6 +58,20 @@ STUDY_5K = {
     'page_noscale': _A | dict(optimizer='sgd', weight_decay=5e-4, lr_min=0.016, lr_max=0.4),
 }
 RECORDED = CANDIDATES | STUDY_5K
+
+# What the pages call the recorded recipes (the history files keep the names above).
+NAMES = {'sgd_edge1': 'the recipe', 'page': "Page's recipe", 'adam_centered': 'the recipe with Adam',
+         'sgd_edge': 'the recipe, LRMAX halfway up', 'adam': 'Adam, LRMAX at the minimum',
+         'adam_ls0.2': 'Adam, LRMAX at the minimum, label smoothing', 'sgd': 'SGD, LRMAX at the minimum'}
+
+
+def named(runs: dict) -> dict:
+    """`runs` (as `read_runs` makes them) keyed by the names the pages use (`NAMES`) instead of the files' names, in
+    the order of `NAMES` (the recipe first), then any other groups as they came."""
+    def key(k):
+        f = next((f for f in NAMES if k == f or k.startswith(f + ' (')), None)
+        return (list(NAMES).index(f) if f else len(NAMES)), (NAMES[f] + k[len(f):] if f else k)
+    return {key(k)[1]: runs[k] for k in sorted(runs, key=lambda k: key(k)[0])}
 
 
 def run_settings(history: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Pixel checks shared by the augmentation chapters (00_transforms, 00b_fastpath) and their hidden tests."""
+"""Pixel checks shared by the augmentation chapters (01_transforms, 06_fastpath) and their hidden tests."""
 import numpy as np
 
 

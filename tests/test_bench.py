@@ -211,7 +211,7 @@ def test_bench_range_test_refuses_bad_options(capsys, monkeypatch):
 
 def test_bench_precision_keeps_a_record(capsys, monkeypatch, tmp_path):
     """`bench_precision.py --json` writes what it printed (each precision and layout's images/s), the machine and the
-    command, once every figure is in: the record `04_runtime` reads. A path that is not a .json file is refused."""
+    command, once every figure is in: the record `07_runtime` reads. A path that is not a .json file is refused."""
     monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
     m = load('bench_precision')
     monkeypatch.setattr(m, 'auto_picks', lambda dev: 'fp32, channels_last')  # 04's own measurement is tested there
@@ -230,7 +230,7 @@ def test_bench_precision_keeps_a_record(capsys, monkeypatch, tmp_path):
 
 
 def test_speed_records_are_complete():
-    "Each record 04_runtime reads names its CPU, flags, date, command and batch, and has fp32 and bf16 figures."
+    "Each record 07_runtime reads names its CPU, flags, date, command and batch, and has fp32 and bf16 figures."
     for p in sorted((ROOT / 'nbs' / 'results' / 'speed').glob('*.json')):
         r = json.loads(p.read_text())
         assert {'hardware', 'cpu_flags', 'date', 'command', 'batch_size', 'images_per_s', 'auto_picks'} <= set(r), p

@@ -1,5 +1,5 @@
 """The readings of the LR range test that the package does not teach (`benchmarks/lr_rules.py`): each one finds the
-point it describes on curves of known shape, the EMA's lag and noise are what `02_lr_finder` says they are, the
+point it describes on curves of known shape, the EMA's lag and noise are what `03_lr_finder` says they are, the
 recorded sweeps read back to the LRs their runs trained with, and the package's own reading is the 'edge' rule all
 the way back up with the 'fall' rule for LRMIN."""
 import importlib.util, json

@@ -1,7 +1,7 @@
 """Execute notebooks in place, storing their outputs (for the docs), and skipping cells marked `#| eval: false`
 as nbdev and Quarto do (plain `jupyter nbconvert --execute` would run them).
 
-Usage: python tools/run_nb.py nbs/06_train.ipynb [more.ipynb ...]      (then run nbdev_clean)
+Usage: python tools/run_nb.py nbs/05_train.ipynb [more.ipynb ...]      (then run nbdev_clean)
 Prints each cell that took more than a second, so slow cells are easy to spot.
 """
 import sys, time
