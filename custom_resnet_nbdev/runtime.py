@@ -52,7 +52,8 @@ def cuda_precision(device: torch.device) -> str:
 def autocast(device: torch.device, precision: str):
     "The autocast context for `precision` ('fp32': none)."
     if precision == 'fp32': return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == 'bf16' else torch.float16)
+    dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 # %% ../nbs/07_runtime.ipynb #rt012
 def _step_time(model, opt, x, y, device, precision) -> float:
@@ -62,18 +63,21 @@ def _step_time(model, opt, x, y, device, precision) -> float:
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return time.perf_counter() - t
 
-def measure_cpu(candidates, batch_size: int = 128, channels=(64, 128, 256, 512), rounds: int = 3) -> dict:
-    "Images/s of a training step for each (precision, channels_last) candidate: the best of `rounds`, taken in turns."
+def measure_cpu(candidates, batch_size: int = 128, channels=(64, 128, 256, 512),
+                rounds: int = 3) -> dict:
+    "Images/s of a training step per (precision, channels_last) candidate: the best of `rounds`."
     device, runs = torch.device('cpu'), {}
     for prec, cl in candidates:
         model = CustomResNet(channels=channels, logit_scale=0.125)
         x = torch.randn(batch_size, 3, 32, 32)
-        if cl: model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        if cl:
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
         runs[prec, cl] = (model, opt, x, torch.randint(0, 10, (batch_size,)))
-        _step_time(*runs[prec, cl], device, prec)                       # warm-up: kernels chosen, memory allocated
+        _step_time(*runs[prec, cl], device, prec)       # warm-up: kernels chosen, memory allocated
     best = dict.fromkeys(runs, float('inf'))
-    for _ in range(rounds):
+    for _ in range(rounds):                             # in turns: load slows every candidate alike
         for k, r in runs.items(): best[k] = min(best[k], _step_time(*r, device, k[0]))
     return {k: batch_size / s for k, s in best.items()}
 
