@@ -46,7 +46,7 @@ def cpu_name() -> str:
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
 
 def cuda_precision(device: torch.device) -> str:
-    "bf16 from compute capability 8.0 (A100, H100), else fp16 with a GradScaler (T4: 7.5)."
+    "bf16 from compute capability 8.0 (A100, H100), else fp16 with a GradScaler (T4)."
     return 'bf16' if tuple(torch.cuda.get_device_capability(device)) >= (8, 0) else 'fp16'
 
 def autocast(device: torch.device, precision: str):
@@ -59,13 +59,14 @@ def autocast(device: torch.device, precision: str):
 def _step_time(model, opt, x, y, device, precision) -> float:
     "Seconds of one training step of `model` on batch (x, y)."
     t = time.perf_counter()
-    with autocast(device, precision): loss = torch.nn.functional.cross_entropy(model(x), y)
+    with autocast(device, precision):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return time.perf_counter() - t
 
 def measure_cpu(candidates, batch_size: int = 128, channels=(64, 128, 256, 512),
                 rounds: int = 3) -> dict:
-    "Images/s of a training step per (precision, channels_last) candidate: the best of `rounds`."
+    "Images/s of a training step per (precision, channels_last) candidate: best of `rounds`."
     device, runs = torch.device('cpu'), {}
     for prec, cl in candidates:
         model = CustomResNet(channels=channels, logit_scale=0.125)
@@ -75,9 +76,9 @@ def measure_cpu(candidates, batch_size: int = 128, channels=(64, 128, 256, 512),
             x = x.contiguous(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
         runs[prec, cl] = (model, opt, x, torch.randint(0, 10, (batch_size,)))
-        _step_time(*runs[prec, cl], device, prec)       # warm-up: kernels chosen, memory allocated
+        _step_time(*runs[prec, cl], device, prec)       # warm-up: kernels chosen
     best = dict.fromkeys(runs, float('inf'))
-    for _ in range(rounds):                             # in turns: load slows every candidate alike
+    for _ in range(rounds):                             # in turns: load slows all alike
         for k, r in runs.items(): best[k] = min(best[k], _step_time(*r, device, k[0]))
     return {k: batch_size / s for k, s in best.items()}
 
