@@ -14,9 +14,10 @@ import torch.nn.functional as F
 
 # %% ../nbs/02_model.ipynb #3e1b1a25
 class ConvBN(nn.Sequential):
-    "Conv 3x3 (stride 1, padding 1, no bias) → [MaxPool2d(2) if `pool`] → BatchNorm → ReLU."
+    "Conv 3x3 (s1, p1, no bias) → [MaxPool2d(2) if `pool`] → BatchNorm → ReLU."
     def __init__(self, c_in: int, c_out: int, pool: bool = False):
-        layers = [('conv', nn.Conv2d(c_in, c_out, kernel_size=3, stride=1, padding=1, bias=False))]
+        conv = nn.Conv2d(c_in, c_out, kernel_size=3, stride=1, padding=1, bias=False)
+        layers = [('conv', conv)]
         if pool: layers.append(('pool', nn.MaxPool2d(2)))
         layers += [('bn', nn.BatchNorm2d(c_out)), ('relu', nn.ReLU(inplace=True))]
         super().__init__(OrderedDict(layers))
@@ -49,15 +50,15 @@ def _check_input(x):
 
 # %% ../nbs/02_model.ipynb #0f3d67ba
 class CustomResNet(nn.Module):
-    """The custom ResNet (DAWNBench ResNet-9): PrepLayer, Layer1 (residual), Layer2, Layer3 (residual), MaxPool(4), FC.
-    Returns logits."""
+    "The custom ResNet (DAWNBench ResNet-9), as the spec lists it; returns logits."
     def __init__(self, num_classes: int = 10, channels=(64, 128, 256, 512),
-                 logit_scale: float = 1.0):  # fixed multiplier on the logits (Page's net: 0.125); no parameter
+                 logit_scale: float = 1.0):  # multiplies the logits (Page's: 0.125)
         super().__init__()
         if not (isinstance(logit_scale, (int, float)) and logit_scale > 0):
             raise ValueError(f"logit_scale must be a number > 0, got {logit_scale!r}")
         c0, c1, c2, c3 = channels
-        self.num_classes, self.channels, self.logit_scale = num_classes, tuple(channels), float(logit_scale)
+        self.num_classes, self.channels = num_classes, tuple(channels)
+        self.logit_scale = float(logit_scale)
         self.prep = ConvBN(3, c0)                 # 64 x 32 x 32
         self.layer1 = ResLayer(c0, c1)            # 128 x 16 x 16
         self.layer2 = ConvBN(c1, c2, pool=True)   # 256 x 8 x 8

@@ -13,7 +13,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 
 # %% ../nbs/04_onecycle.ipynb #4a3f283b
 def peak_step(steps_per_epoch: int, peak_epoch: int = 5) -> int:
-    "Index (from 0) of the training step where the LR peaks: the last step of epoch `peak_epoch`."
+    "Index (from 0) of the step where the LR peaks: the last step of epoch `peak_epoch`."
     return peak_epoch * steps_per_epoch - 1
 
 # %% ../nbs/04_onecycle.ipynb #4a3f283c
@@ -24,8 +24,11 @@ def _pct_start(peak: int, total_steps: int) -> float:
     return pct
 
 # %% ../nbs/04_onecycle.ipynb #55d969b0
-def _check_args(lr_min, lr_max, steps_per_epoch, epochs, peak_epoch, base_momentum, max_momentum):
-    "Raise a ValueError naming what was expected for the first nonsense argument."
+def _check_args(optimizer, lr_min, lr_max, steps_per_epoch, epochs, peak_epoch, cycle_momentum, base_momentum,
+                max_momentum):
+    "Raise a TypeError or ValueError naming what was expected for the first nonsense argument of `one_cycle`."
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     whole = lambda v: isinstance(v, int) and not isinstance(v, bool)
     if not (num(lr_min) and lr_min >= 0):
@@ -44,6 +47,7 @@ def _check_args(lr_min, lr_max, steps_per_epoch, epochs, peak_epoch, base_moment
     if not (num(base_momentum) and num(max_momentum) and 0 <= base_momentum <= max_momentum < 1):
         raise ValueError(f"expected 0 <= base_momentum <= max_momentum < 1, got base_momentum={base_momentum!r}, "
                          f"max_momentum={max_momentum!r}")
+    if cycle_momentum: _check_momentum(optimizer)
 
 def _check_momentum(optimizer):
     "Raise a ValueError if momentum cycling makes no sense for `optimizer` (see *Momentum*)."
@@ -56,21 +60,20 @@ def _check_momentum(optimizer):
                          f"create it with a momentum (e.g. momentum=0.9) or pass cycle_momentum=False")
 
 # %% ../nbs/04_onecycle.ipynb #ee2e834e
-def one_cycle(optimizer: torch.optim.Optimizer, lr_min: float, lr_max: float, steps_per_epoch: int, epochs: int = 24,
-              peak_epoch: int = 5, anneal_strategy: str = 'linear', cycle_momentum: bool = False,
+def one_cycle(optimizer: torch.optim.Optimizer, lr_min: float, lr_max: float,
+              steps_per_epoch: int, epochs: int = 24, peak_epoch: int = 5,
+              anneal_strategy: str = 'linear', cycle_momentum: bool = False,
               base_momentum: float = 0.85, max_momentum: float = 0.95) -> OneCycleLR:
-    """`OneCycleLR` for `optimizer`, stepped once per batch: `lr_min`→`lr_max` at the last step of epoch `peak_epoch`,
-    back to `lr_min` at the last step of epoch `epochs`."""
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    _check_args(lr_min, lr_max, steps_per_epoch, epochs, peak_epoch, base_momentum, max_momentum)
-    if cycle_momentum: _check_momentum(optimizer)
+    "`OneCycleLR` per batch: `lr_min` → `lr_max` (end of `peak_epoch`) → `lr_min`."
+    _check_args(optimizer, lr_min, lr_max, steps_per_epoch, epochs, peak_epoch,
+                cycle_momentum, base_momentum, max_momentum)
     total = epochs * steps_per_epoch
     pct = _pct_start(peak_step(steps_per_epoch, peak_epoch), total)
     return OneCycleLR(optimizer, max_lr=lr_max, total_steps=total, pct_start=pct,
-                      anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum, base_momentum=base_momentum,
-                      max_momentum=max_momentum, div_factor=lr_max / lr_min if lr_min else math.inf,
-                      final_div_factor=1.0, three_phase=False)
+                      anneal_strategy=anneal_strategy, cycle_momentum=cycle_momentum,
+                      base_momentum=base_momentum, max_momentum=max_momentum,
+                      div_factor=lr_max / lr_min if lr_min else math.inf,  # start: lr_min
+                      final_div_factor=1.0, three_phase=False)           # end: lr_min
 
 # %% ../nbs/04_onecycle.ipynb #969e59c2
 def schedule(lr_min: float, lr_max: float, steps_per_epoch: int, epochs: int = 24, peak_epoch: int = 5, **kwargs):
