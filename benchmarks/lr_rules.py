@@ -3,7 +3,7 @@
 The package reads a sweep one way (`custom_resnet_nbdev.lr_finder.read_curve`): LRMAX where the centred mean of the
 per-batch losses has climbed all the way back up to its start level, LRMIN where it has come 10% of the way down to
 its minimum (at most LRMAX / 2). This file keeps the readings it replaced, to compare with on recorded sweeps
-(`03_lr_finder`, *Why these two rules*, draws them):
+(the results page, `11_results`, *How the recipe was chosen*, draws them):
 
 - LRMAX, by `rule`, divided by `min_div` (None: the rule's own, `MIN_DIV`):
   - 'minimum': the lowest point of the sweep's EMA-smoothed losses, / 10 (fastai's rule of thumb). The EMA lags by
