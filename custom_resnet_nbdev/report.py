@@ -60,7 +60,12 @@ def misclassified(targets, preds, per_class: int = 2) -> list[int]:
     return [int(i) for c in np.unique(targets) for i in np.nonzero((targets == c) & (preds != c))[0][:per_class]]
 
 def show_misclassified(images, targets, preds, classes, n: int = 20):
-    "A grid of `n` misclassified images taken across the true classes, titled 'true → predicted'."
+    "A grid of `n` misclassified images across the true classes, titled 'true → predicted'; or: none."
+    if not np.any(np.asarray(targets) != np.asarray(preds)):   # nothing to draw: a picture that says so
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 0.6)); ax.axis('off')
+        ax.text(0.5, 0.5, f"no misclassified images: all {len(targets)} are right", ha='center', va='center')
+        return fig
     wrong = misclassified(targets, preds, per_class=max(1, -(-n // len(classes))))[:n]
     titles = [f"{classes[targets[i]]}→{classes[preds[i]]}" for i in wrong]
     return show_images(np.asarray(images)[wrong], titles=titles, ncols=10)

@@ -125,34 +125,35 @@ def evaluate(model, loader, device=None, precision: str = 'fp32', tta: bool = Fa
 @patch
 def fit(self: Trainer, stop_after: int | None = None) -> dict:
     "Train the remaining epochs (or `stop_after` of them), checkpointing after each."
-    if self.sched is None:
-        self._setup_schedule()
-        self.save_checkpoint()                 # a resume does not redo the range test
-    epochs = _bar(range(self.epoch, self.cfg.epochs), self.quiet, desc="epochs",
-                  initial=self.epoch, total=self.cfg.epochs)
-    for done, _ in enumerate(epochs, 1):
-        t0, lr0 = time.perf_counter(), self.opt.param_groups[0]['lr']
-        train_loss, train_acc = self.train_epoch()
-        t1 = time.perf_counter()
-        ev = self.evaluate(tta=False) if self.test_dl is not None else None
-        ev_ema = self.evaluate(tta=False, ema=True) if ev and self.ema else None
-        rec = dict(epoch=self.epoch + 1, train_loss=train_loss, train_acc=train_acc,
-                   test_loss=ev and ev['loss'], test_acc=ev and ev['acc'], lr_start=lr0,
-                   lr_end=self.history['lrs'][-1], train_time=t1 - t0,
-                   eval_time=time.perf_counter() - t1)
-        if ev_ema: rec |= dict(ema_test_loss=ev_ema['loss'], ema_test_acc=ev_ema['acc'])
-        self.history['epochs'].append(rec); self.epoch += 1
-        self.log(_epoch_line(rec, self.cfg.epochs))
-        # the checkpoint's own write is timed in the next one
-        rec['checkpoint_time'], rec['epoch_time'] = None, time.perf_counter() - t0
-        rec['checkpoint_time'] = c = self.save_checkpoint(); rec['epoch_time'] += c
-        if stop_after is not None and done >= stop_after: break
-    final_due = self.epoch == self.cfg.epochs and self.test_dl is not None
-    if final_due and 'final' not in self.history:
-        t0 = time.perf_counter(); self.evaluate_final()
-        self.history['final_eval_time'] = time.perf_counter() - t0
-        self.save_checkpoint()
-    return self.history
+    with self._hold_out_dir():   # no other process writes there; a new run overwrites no run
+        if self.sched is None:
+            self._setup_schedule()
+            self.save_checkpoint()                 # a resume does not redo the range test
+        epochs = _bar(range(self.epoch, self.cfg.epochs), self.quiet, desc="epochs",
+                      initial=self.epoch, total=self.cfg.epochs)
+        for done, _ in enumerate(epochs, 1):
+            t0, lr0 = time.perf_counter(), self.opt.param_groups[0]['lr']
+            train_loss, train_acc = self.train_epoch()
+            t1 = time.perf_counter()
+            ev = self.evaluate(tta=False) if self.test_dl is not None else None
+            ev_ema = self.evaluate(tta=False, ema=True) if ev and self.ema else None
+            rec = dict(epoch=self.epoch + 1, train_loss=train_loss, train_acc=train_acc,
+                       test_loss=ev and ev['loss'], test_acc=ev and ev['acc'], lr_start=lr0,
+                       lr_end=self.history['lrs'][-1], train_time=t1 - t0,
+                       eval_time=time.perf_counter() - t1)
+            if ev_ema: rec |= dict(ema_test_loss=ev_ema['loss'], ema_test_acc=ev_ema['acc'])
+            self.history['epochs'].append(rec); self.epoch += 1
+            self.log(_epoch_line(rec, self.cfg.epochs))
+            # the checkpoint's own write is timed in the next one
+            rec['checkpoint_time'], rec['epoch_time'] = None, time.perf_counter() - t0
+            rec['checkpoint_time'] = c = self.save_checkpoint(); rec['epoch_time'] += c
+            if stop_after is not None and done >= stop_after: break
+        final_due = self.epoch == self.cfg.epochs and self.test_dl is not None
+        if final_due and 'final' not in self.history:
+            t0 = time.perf_counter(); self.evaluate_final()
+            self.history['final_eval_time'] = time.perf_counter() - t0
+            self.save_checkpoint()
+        return self.history
 
 # %% ../nbs/05_train.ipynb #tr034
 def _epoch_line(r: dict, epochs: int) -> str:
@@ -216,7 +217,7 @@ class TrainConfig:
         e = self.epochs
         if self.peak_epoch is None and isinstance(e, int) and not isinstance(e, bool):
             self.peak_epoch = max(1, int(e * 5 / 24 + 0.5))
-        self.channels = tuple(self.channels)  # a list, as JSON gives it, is the same setting
+        if isinstance(self.channels, list): self.channels = tuple(self.channels)  # from JSON
 
 # %% ../nbs/05_train.ipynb #tr010
 def _need(ok: bool, name: str, what: str, got):
@@ -229,29 +230,40 @@ def _int(v, lo, hi) -> bool: return isinstance(v, int) and not isinstance(v, boo
 
 @patch
 def check(self: TrainConfig) -> TrainConfig:
-    "Raise a ValueError naming the option and the values it takes if a setting makes no sense; else `self`."
+    "Raise a ValueError naming the option and the bound it breaks if a setting makes no sense; else `self`."
     c = self
-    _need(_int(c.epochs, 2, 10_000), 'epochs', 'an int from 2 to 10000 (One Cycle rises, then falls)', c.epochs)
-    _need(_int(c.batch_size, 1, 1 << 20), 'batch_size', 'a positive int', c.batch_size)
-    _need(_int(c.peak_epoch, 1, c.epochs - 1), 'peak_epoch', f'an int from 1 to epochs - 1 ({c.epochs - 1})',
-          c.peak_epoch)
-    _need((c.lr_min is None) == (c.lr_max is None), 'lr_min', 'given with --lr-max (or neither: the range test '
-          'finds both)', c.lr_min)
+    _need(_int(c.epochs, 2, 10_000), 'epochs', 'an int from 2 to 10000 (One Cycle rises, then falls)',
+          c.epochs)
+    _need(_int(c.batch_size, 1, 1 << 20), 'batch_size', 'an int from 1 to 1048576', c.batch_size)
+    _need(_int(c.peak_epoch, 1, c.epochs - 1), 'peak_epoch',
+          f'an int from 1 to epochs - 1 ({c.epochs - 1})', c.peak_epoch)
+    _need((c.lr_min is None) == (c.lr_max is None), 'lr_min',
+          'given with --lr-max (or neither: the range test finds both)', c.lr_min)
     if c.lr_max is not None:
         _need(_number(c.lr_max, 0, 100) and c.lr_max > 0, 'lr_max', 'a number in (0, 100]', c.lr_max)
-        _need(_number(c.lr_min, 0, c.lr_max) and c.lr_min < c.lr_max, 'lr_min', f'a number in [0, lr_max)', c.lr_min)
-    _need(_int(c.lr_finder_iters, 20, 100_000), 'lr_finder_iters', 'an int >= 20', c.lr_finder_iters)
-    _need(_number(c.momentum, 0, 0.999), 'momentum', 'a number in [0, 1)', c.momentum)
-    _need(_number(c.weight_decay, 0, 1), 'weight_decay', 'a number in [0, 1]', c.weight_decay)
-    _need(_number(c.label_smoothing, 0, 0.99), 'label_smoothing', 'a number in [0, 1)', c.label_smoothing)
-    _need(_number(c.logit_scale, 1e-6, 1e6), 'logit_scale', 'a number > 0', c.logit_scale)
+        _need(_number(c.lr_min, 0, c.lr_max) and c.lr_min < c.lr_max, 'lr_min',
+              f'a number in [0, lr_max) = [0, {c.lr_max:g})', c.lr_min)
+    _need(_int(c.lr_finder_iters, 20, 100_000), 'lr_finder_iters', 'an int from 20 to 100000',
+          c.lr_finder_iters)
+    _need(_number(c.momentum, 0, 0.999), 'momentum', 'a number from 0 to 0.999', c.momentum)
+    _need(_number(c.weight_decay, 0, 1), 'weight_decay', 'a number from 0 to 1', c.weight_decay)
+    _need(_number(c.label_smoothing, 0, 0.99), 'label_smoothing', 'a number from 0 to 0.99',
+          c.label_smoothing)
+    _need(_number(c.logit_scale, 1e-6, 1e6), 'logit_scale', 'a number from 1e-06 to 1e+06', c.logit_scale)
     _need(_number(c.ema_epochs, 0, c.epochs), 'ema_epochs', f'a number of epochs from 0 (off) to {c.epochs}',
           c.ema_epochs)
-    _need(_int(c.seed, 0, 2**63 - 1), 'seed', 'an int >= 0', c.seed)
-    _need(len(c.channels) == 4 and all(_int(x, 1, 8192) for x in c.channels), 'channels',
-          '4 positive ints (prep, layer1, layer2, layer3)', c.channels)
-    _need(c.data_path in ('auto', 'fast', 'albumentations'), 'data_path', 'auto, fast or albumentations', c.data_path)
-    _need(c.num_workers is None or _int(c.num_workers, 0, 256), 'num_workers', 'an int >= 0', c.num_workers)
+    _need(_int(c.seed, 0, 2**63 - 1), 'seed', 'an int from 0 to 2**63-1', c.seed)
+    _need(isinstance(c.channels, (tuple, list)) and len(c.channels) == 4
+          and all(_int(x, 1, 8192) for x in c.channels), 'channels',
+          '4 positive ints up to 8192 (prep, layer1, layer2, layer3)', c.channels)
+    for k in ('cycle_momentum', 'tta', 'compile'):
+        _need(isinstance(getattr(c, k), bool), k, 'True or False', getattr(c, k))
+    _need(c.channels_last is None or isinstance(c.channels_last, bool), 'channels_last',
+          'True, False or None (measured)', c.channels_last)
+    _need(c.data_path in ('auto', 'fast', 'albumentations'), 'data_path', 'auto, fast or albumentations',
+          c.data_path)
+    _need(c.num_workers is None or _int(c.num_workers, 0, 256), 'num_workers', 'an int from 0 to 256',
+          c.num_workers)
     return self
 
 # %% ../nbs/05_train.ipynb #tr010c
@@ -268,15 +280,39 @@ def from_recipe(cls: TrainConfig, name: str = 'default', **changes) -> TrainConf
     return cls(**(RECIPES[name] | changes))
 
 # %% ../nbs/05_train.ipynb #tr025
+def _check_data(data):
+    "One line unless `data` is a `CIFAR10Data` whose images, labels and class names fit together."
+    from custom_resnet_nbdev.transforms import _check_images, _check_labels
+    if not isinstance(data, CIFAR10Data):
+        raise ValueError(f"data must be a CIFAR10Data (load_cifar10 or load_sample makes one), got "
+                         f"{type(data).__name__}")
+    k = len(data.classes) if isinstance(data.classes, (tuple, list)) else 0
+    if k < 2 or not all(isinstance(c, str) for c in data.classes):
+        raise ValueError(f"data.classes must be 2 or more class names, got {data.classes!r}")
+    for split, x, y in (('train', data.x_train, data.y_train), ('test', data.x_test, data.y_test)):
+        if split == 'test' and x is None and y is None: continue   # no validation split
+        if x is None or y is None: raise ValueError(f"data.x_{split} and data.y_{split}: give both, or neither")
+        y = _check_labels(y, len(_check_images(x, f"data.x_{split}")), f"data.y_{split}")
+        if len(y) and y.max() >= k:
+            raise ValueError(f"data.y_{split}: labels must be class indices from 0 to {k - 1} (one per class "
+                             f"name), got {y.max()}")
+
 @patch
 def __init__(self: Trainer, data: CIFAR10Data, cfg: TrainConfig | None = None, out_dir=None,
              quiet: bool = False, log: Callable = print):
-    self.cfg = cfg = (cfg or TrainConfig()).check()
+    if cfg is None: cfg = TrainConfig()
+    if not isinstance(cfg, TrainConfig):
+        raise ValueError(f"cfg must be a TrainConfig (TrainConfig(**d) makes one of a dict d), got "
+                         f"{type(cfg).__name__}")
+    self.cfg = cfg = cfg.check()
+    _check_data(data)
+    if not callable(log): raise ValueError(f"log must be a function such as print, got {type(log).__name__}")
     if not (n := len(data.x_train)): raise ValueError("no training images: expected train/<class>/ folders")
     if cfg.batch_size > n:
         raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {n} training images")
     self.data, self.quiet, self.log = data, quiet, log
-    self.out_dir = Path(out_dir) if out_dir is not None else None
+    try: self.out_dir = Path(out_dir) if out_dir is not None else None
+    except TypeError: raise ValueError(f"out_dir must be a folder (a str or Path), got {out_dir!r}") from None
     self.device = resolve_device(cfg.device)
     self.precision, self.channels_last, self.speed = resolve_runtime(
         self.device, cfg.precision, cfg.channels_last, cfg.channels, cfg.batch_size, log)
@@ -298,6 +334,15 @@ def __init__(self: Trainer, data: CIFAR10Data, cfg: TrainConfig | None = None, o
     self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
     self.sched, self.lr_range, self.epoch, self.final_eval = None, None, 0, None
     self.history = dict(epochs=[], lrs=[])
+
+@patch
+def _hold_out_dir(self: Trainer):
+    "`out_dir` held while `fit` runs (`run_folder`): a run not made by `Trainer.resume` needs one free of runs."
+    import contextlib
+    from custom_resnet_nbdev.checkpoint import run_folder
+    if self.out_dir is None: return contextlib.nullcontext()
+    return run_folder(self.out_dir, resume=self.sched is not None, option='out_dir',
+                      hint=f"use Trainer.resume({str(self.out_dir)!r}, data)")
 
 # %% ../nbs/05_train.ipynb #tr026
 @patch

@@ -1,7 +1,9 @@
 """Fault injection: `custom-resnet train` and `evaluate` stopped by signals at chosen moments, two runs on one `--out`,
 the user's own files, unusable `--out` folders, a full disk, crafted checkpoints, a data root with a symlink loop,
-absurd option values. Each failure must end in ONE line on stderr and a non-zero exit (2 bad input, 1 internal
-error, 128+signum for SIGINT/SIGTERM/SIGHUP); files complete or absent; no `.lock` left; after an interrupt the line
+absurd option values; folders that hold a run, entered by every door (train, find-lr, the Python API); a run with
+nothing misclassified; a terminal that shows ASCII only; bad arguments to the Python API. Each failure must end in
+ONE line on stderr and a non-zero exit (2 bad input, 1 internal error, 128+signum for SIGINT/SIGTERM/SIGHUP); files
+complete or absent; no lock file left; a refused command leaves every file byte for byte; after an interrupt the line
 names the checkpoint epoch that is on disk, and `--resume` ends with exactly the weights of an uninterrupted run.
 
 Every case runs the CLI in processes of its own, on a data root of 5 training and 3 validation images a class copied
@@ -40,7 +42,8 @@ def check(r: fs.Result):
 
 def test_tmp_glob_is_the_packages():
     from custom_resnet_nbdev.transforms import ATOMIC_TMP_GLOB
-    assert fs.TMP_GLOB == ATOMIC_TMP_GLOB
+    from custom_resnet_nbdev.checkpoint import LOCK_FILE
+    assert fs.TMP_GLOB == ATOMIC_TMP_GLOB and fs.LOCK == LOCK_FILE
 
 
 # --------------------------------------------------------------------------------------------------------- signals
@@ -116,7 +119,7 @@ def test_two_runs_started_together(w):
 
 
 def test_user_files_survive(w):
-    "A user's *.tmp and other files in --out survive refused, interrupted, diverged and finished runs."
+    "A user's *.tmp, .lock and other files in --out survive refused, interrupted, diverged and finished runs."
     check(fs.case_user_files(w, 'user_files'))
 
 
@@ -161,15 +164,16 @@ def test_crafted_checkpoint_resume(w, how):
     check(fs.case_crafted(w, f'resume_{how}', how, 'train'))
 
 
-@pytest.mark.parametrize('how', ['file_loop', 'dir_loop'])
+@pytest.mark.parametrize('how', ['file_loop', 'dir_loop', 'class_loop', 'test_class_loop', 'class_dangling'])
 def test_data_symlink_loop(w, how):
-    "An image symlink loop in the data root: exit 2, one line; the root untouched, --out not made."
+    "A symlink loop in the data root (an image, a class folder): exit 2, one line naming it; root untouched."
     check(fs.case_data(w, f'data_{how}', how))
 
 
-@pytest.mark.parametrize('key', ['momentum_nan', 'epochs_huge', 'lr_huge', 'ema_inf', 'lr_nan', 'seed_huge'])
+@pytest.mark.parametrize('key', ['momentum_nan', 'epochs_huge', 'lr_huge', 'ema_inf', 'lr_nan', 'seed_huge',
+                                 'momentum_1', 'channels_huge'])
 def test_absurd_option(w, key):
-    "NaN, inf and absurd values: exit 2, one line naming the option, nothing made."
+    "NaN, inf and absurd values: exit 2, one line naming the option and the bound it breaks, nothing made."
     check(fs.case_option(w, f'option_{key}', key))
 
 
@@ -180,3 +184,79 @@ def test_nothing_in_the_data_root(w):
     assert p.rc == 2 and 'batch-size' in p.stderr()
     assert w.data_untouched()
     assert len(list(w.cache.glob('*.npz'))) >= 2, "train/ and test/, decoded once each, in CUSTOM_RESNET_CACHE"
+
+
+# ------------------------------------------------------------------------------------- no door overwrites a run
+@pytest.mark.parametrize('how', list(fs.REFUSED))
+def test_refused_folder(w, how):
+    "A finished run without its checkpoint.pt, find-lr into a run, a user's history.json or curves.png, a lock file "
+    "not ours: exit 2, one line, every file byte for byte."
+    check(fs.case_refused(w, f'refused_{how}', how))
+
+
+def test_find_lr_default_folder(w):
+    "find-lr without --out writes runs/lr_range (not train's folder), and is refused there the second time."
+    check(fs.case_find_lr_default(w, 'find_lr_default'))
+
+
+def _tiny(**kw):
+    from custom_resnet_nbdev.train import TrainConfig
+    return TrainConfig(**dict(epochs=3, channels=(8, 8, 8, 8), batch_size=10, lr_min=0.02, lr_max=0.2,
+                              precision='fp32', channels_last=True) | kw)
+
+
+def test_python_api_keeps_a_finished_run(w, tmp_path, monkeypatch):
+    "Trainer(data, cfg, out_dir=<a finished run>).fit(): one line naming Trainer.resume; the run byte for byte."
+    import shutil
+    from custom_resnet_nbdev.train import Trainer
+    from custom_resnet_nbdev.transforms import load_cifar10
+    monkeypatch.setenv('CUSTOM_RESNET_CACHE', str(tmp_path / 'cache'))
+    out = tmp_path / 'run'; shutil.copytree(w.reference(3).parent, out)
+    before, quiet = fs.snapshot(out), dict(quiet=True, log=lambda *a: None)
+    data = load_cifar10(w.data, download=False, cache=False)
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpoint.pt.*Trainer\.resume") as e:
+        Trainer(data, _tiny(), out_dir=out, **quiet).fit()
+    assert '\n' not in str(e.value)
+    Trainer.resume(out, data, **quiet).fit()          # continuing it is allowed: a finished run trains nothing
+    assert fs.snapshot(out) == before
+
+
+@pytest.mark.parametrize('how', ['channels_int', 'channels_in_trainer', 'data_none', 'data_tuple', 'cfg_dict',
+                                 'labels_beyond', 'test_labels_beyond', 'seed_huge'])
+def test_python_api_arguments(how):
+    "Bad arguments to TrainConfig and Trainer: one line saying what was expected, before anything is built."
+    import numpy as np
+    from custom_resnet_nbdev.train import Trainer, TrainConfig
+    from custom_resnet_nbdev.transforms import CIFAR10Data
+    x, y = np.zeros((20, 32, 32, 3), np.uint8), np.arange(20) % 10
+    good = CIFAR10Data(x, y, x[:10], y[:10], tuple('abcdefghij'))
+    calls = {'channels_int': (lambda: TrainConfig(channels=5).check(), "--channels must be 4 positive ints"),
+             'channels_in_trainer': (lambda: Trainer(good, _tiny(channels=5)), "--channels must be 4 positive ints"),
+             'data_none': (lambda: Trainer(None, _tiny()), "a CIFAR10Data"),
+             'data_tuple': (lambda: Trainer((x, y), _tiny()), "a CIFAR10Data"),
+             'cfg_dict': (lambda: Trainer(good, dict(epochs=3)), "TrainConfig(**"),
+             'labels_beyond': (lambda: Trainer(CIFAR10Data(x, y + 1, None, None, good.classes), _tiny()),
+                               "from 0 to 9"),
+             'test_labels_beyond': (lambda: Trainer(CIFAR10Data(x, y, x[:10], y[:10] + 5, good.classes), _tiny()),
+                                    "from 0 to 9"),
+             'seed_huge': (lambda: TrainConfig(seed=2**64).check(), "an int from 0 to 2**63-1")}
+    f, msg = calls[how]
+    with pytest.raises(ValueError) as e: f()
+    assert msg in str(e.value) and '\n' not in str(e.value), str(e.value)
+
+
+# --------------------------------------------------------------- success is success; output for any terminal
+def test_all_right_exits_0(w):
+    "Every validation image right: exit 0, nothing on stderr, misclassified.png drawn (it says there are none)."
+    check(fs.case_all_right(w, 'all_right'))
+
+
+@pytest.mark.parametrize('cmd', ['train', 'report', 'help'])
+def test_ascii_terminal(w, cmd):
+    "PYTHONIOENCODING=ascii: every line arrives, in ASCII; exit 0."
+    check(fs.case_ascii(w, f'ascii_{cmd}', cmd))
+
+
+def test_out_inside_data_root(w):
+    "--out inside the data root: exit 2, one line; no plots among the images."
+    check(fs.case_out_in_data(w, 'out_in_data'))

@@ -3,10 +3,11 @@
 
 The promise under test (see the CLI chapter): every failure ends in ONE line on stderr ("custom-resnet CMD: error:
 ..." or "custom-resnet CMD: interrupted: ..."), exit 2 for bad input, 1 for an internal error, 128+signum for
-SIGINT/SIGTERM/SIGHUP; every file in `--out` complete or absent; `--out/.lock` held by the live run only and gone at
-the end; only the tool's own temporary files (`ATOMIC_TMP_GLOB`) deleted; a refused run touches nothing; after an
-interrupt the message names the checkpoint epoch that is on disk, and `--resume` ends with exactly the weights of a
-run that was never interrupted.
+SIGINT/SIGTERM/SIGHUP; every file in `--out` complete or absent; `--out/.custom-resnet.lock` held by the live run only
+and gone at the end; no folder holding a run's files overwritten, by any door (train, find-lr, the Python API);
+only the tool's own temporary files (`ATOMIC_TMP_GLOB`) deleted; a refused run touches nothing; after an interrupt
+the message names the checkpoint epoch that is on disk, and `--resume` ends with exactly the weights of a run that
+was never interrupted; a run that succeeds exits 0, whatever its pictures show and whatever the terminal can show.
 
 Synchronisation is on observable state, never on time: a hook installed in the child before `main()` runs (say, at
 the 7th training step, or inside the 3rd write of checkpoint.pt with half its bytes in the temporary file) writes
@@ -28,7 +29,7 @@ It prints one row per case and a tally: cases, tracebacks, data-loss events, wro
 from __future__ import annotations
 
 import argparse, contextlib, errno, fnmatch, hashlib, io, json, math, os, shutil, signal, subprocess, sys, tempfile
-import threading, time, types
+import threading, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ HANG = float(os.environ.get('CUSTOM_RESNET_FAULTS_HANG', 600))  # a guard agains
 # custom_resnet_nbdev.transforms.ATOMIC_TMP_GLOB, spelt out (tests/test_faults.py checks it): importing the package
 # here would import torch, and the 'import' moment needs a child that has not imported it yet
 TMP_GLOB = '.*.crn-*.tmp'
+LOCK = '.custom-resnet.lock'   # custom_resnet_nbdev.checkpoint.LOCK_FILE, spelt out for the same reason
 # the small network and fixed LRs of every run: no range test unless a case asks for one
 FAST = ['--channels', '8', '8', '8', '8', '--batch-size', '10', '--lr-min', '0.02', '--lr-max', '0.2',
         '--precision', 'fp32', '--channels-last', '--quiet']
@@ -82,6 +84,9 @@ def _write_atomic_text(path: Path, text: str):
     tmp.write_text(text); os.replace(tmp, path)
 
 
+CHANGES = {'all_right'}   # hooks that change what happens instead of pausing
+
+
 def install_hooks(hooks: list[dict], ctl: Path):
     """Patch the package in this (child) process so that each hook pauses at its moment: write ctl/paused.N (N counts
     the pauses, from 1), then wait until a signal arrives or ctl/go.N appears.
@@ -94,7 +99,8 @@ def install_hooks(hooks: list[dict], ctl: Path):
     lock (lock held, nothing built), batch / evalbatch (the n-th training / evaluation batch of any loader, the
     range test's included), step (the n-th training step), eval (the n-th evaluation), final (the final evaluation),
     write (inside the n-th atomic write of `file`, before the rename), written (just after it), kept (while an
-    interrupt is being reported), unlock (just before run_lock removes .lock)."""
+    interrupt is being reported), unlock (just before run_folder removes its lock file).
+    Not a moment but a change: all_right (every validation image predicted right: nothing misclassified)."""
     from collections import Counter
     import custom_resnet_nbdev.cli as cli, custom_resnet_nbdev.train as train
     import custom_resnet_nbdev.checkpoint as ck, custom_resnet_nbdev.transforms as tf, custom_resnet_nbdev.runtime as rt
@@ -156,19 +162,22 @@ def install_hooks(hooks: list[dict], ctl: Path):
                 if hw is not None: pause(f"written {name}")
             return res
         for m in (tf, ck, rt): m.atomic_write = atomic_write
-    if 'unlock' in ats:   # run_lock removes .lock with os.unlink(...) or Path.unlink(...): catch both
+    if 'unlock' in ats:   # run_folder removes its lock file with Path.unlink
         import pathlib
-        proxy = types.ModuleType('os'); proxy.__dict__.update(os.__dict__)
-        def unlink(p, *a, **k):
-            if Path(p).name == '.lock' and hit('unlock'): pause('unlock')
-            return os.unlink(p, *a, **k)
-        proxy.unlink = unlink
-        cli.os = proxy
         path_unlink = pathlib.Path.unlink
         def unlink_path(self, *a, **k):
-            if self.name == '.lock' and hit('unlock'): pause('unlock')
+            if self.name == LOCK and hit('unlock'): pause('unlock')
             return path_unlink(self, *a, **k)
         pathlib.Path.unlink = unlink_path
+    if 'all_right' in ats:   # a model that gets every validation image right
+        import numpy as np
+        orig_evaluate = train.evaluate
+        def evaluate(*a, **k):
+            ev = orig_evaluate(*a, **k)
+            t, n = np.asarray(ev['targets']), len(ev['per_class_acc'])
+            return ev | dict(preds=t.copy(), acc=1.0, per_class_acc=[1.0] * n,
+                             confusion=np.diag(np.bincount(t, minlength=n)).tolist())
+        train.evaluate = evaluate
     return pause
 
 
@@ -359,7 +368,7 @@ def files_problems(out: Path) -> list[tuple[str, str]]:
     from custom_resnet_nbdev.checkpoint import load_checkpoint
     problems = []
     if not out.is_dir(): return problems
-    if (out / '.lock').exists(): problems.append(('other', '.lock left'))
+    if (out / LOCK).exists(): problems.append(('other', f'{LOCK} left'))
     problems += [('other', f'temporary file left: {p.name}') for p in out.glob(TMP_GLOB)]
     for p in out.iterdir():
         try:
@@ -426,7 +435,7 @@ class World:
     def run(self, argv, d: Path, hooks=(), name='run', mode=None, **kw) -> Proc:
         "Run to the end (pausing hooks are released as they are reached)."
         p = self.proc(argv, d, hooks, name, mode, **kw).start()
-        for i in range(1, sum(not h.get('fail') for h in hooks) + 1):
+        for i in range(1, sum(not h.get('fail') and h['at'] not in CHANGES for h in hooks) + 1):
             p.paused(i); p.go(i)
         p.wait()
         return p
@@ -606,8 +615,9 @@ def case_lock(w: World, name: str, hooks: list[dict], second: list[str] | None =
     ref = w.reference(3)
     a = w.proc(train_args(w.data, out, 3), d, hooks, name='live').start()
     a.paused(1)
-    before, lock_text = snapshot(out), (out / '.lock').read_text() if (out / '.lock').exists() else None
-    if lock_text != str(a.pid): r.add('other', f".lock holds {lock_text!r}, not the live run's pid {a.pid}")
+    before, lock_text = snapshot(out), (out / LOCK).read_text() if (out / LOCK).exists() else None
+    if lock_text != f'custom-resnet train {a.pid}\n':
+        r.add('other', f"{LOCK} holds {lock_text!r}, not the live run's pid {a.pid}")
     b = w.run(second or train_args(w.data, out, 3, *(['--resume'] if resume2 else [])), d, name='second')
     expect_rc(r, b.rc, 2)
     if resume2 and not (out / 'checkpoint.pt').exists():   # nothing to resume yet: refused before the lock
@@ -621,7 +631,7 @@ def case_lock(w: World, name: str, hooks: list[dict], second: list[str] | None =
 
 def case_together(w: World, name: str, resume_both: bool = False) -> Result:
     """Two plain runs started together on one --out: exactly one trains, the other exits 2 ('in use', or 'already
-    holds a run' if it came after the first had finished); no .lock left."""
+    holds a run' if it came after the first had finished); no lock file left."""
     r = Result(name, 'lock')
     d = w.case_dir(name); out = d / 'out'
     ref = w.reference(3)
@@ -642,8 +652,9 @@ def case_together(w: World, name: str, resume_both: bool = False) -> Result:
 
 
 # ---- the user's own files
-USER_FILES = {'notes.tmp': b'mine', '.mine.tmp': b'hidden, mine', '.checkpoint.pt.tmp': b'not a crn temp',
-              'my.crn-1.tmp': b'no leading dot', 'sub/.x.crn-2.tmp': b'in a subfolder', 'README': b'my readme'}
+USER_FILES = {'.lock': b'my own lock file', 'notes.tmp': b'mine', '.mine.tmp': b'hidden, mine',
+              '.checkpoint.pt.tmp': b'not a crn temp', 'my.crn-1.tmp': b'no leading dot',
+              'sub/.x.crn-2.tmp': b'in a subfolder', 'README': b'my readme'}
 
 
 def plant_user_files(out: Path):
@@ -685,7 +696,100 @@ def case_user_files(w: World, name: str) -> Result:
     return r
 
 
+# ---- no door overwrites a run
+FIND_LR = ['--batch-size', '10', '--lr-finder-iters', '20', '--precision', 'fp32', '--channels-last', '--quiet']
+REFUSED = {'no_checkpoint': 'already holds a run', 'find_lr_into_run': 'already holds a run',
+           'user_history': 'already holds a run', 'user_curves': 'already holds a run',
+           'foreign_lock': "not custom-resnet's lock file"}
+
+
+def case_refused(w: World, name: str, how: str) -> Result:
+    """A folder that a door must refuse: exit 2, one line, every file in it byte for byte as it was. `how`:
+    no_checkpoint (train into a finished run whose checkpoint.pt was deleted to save space), find_lr_into_run,
+    user_history / user_curves (a user's own file of a name a run writes), foreign_lock (a file named as our lock
+    that is not ours)."""
+    r = Result(name, 'files')
+    d = w.case_dir(name); out = d / 'out'
+    if how in ('no_checkpoint', 'find_lr_into_run'):
+        shutil.copytree(w.reference(3).parent, out)
+        if how == 'no_checkpoint': (out / 'checkpoint.pt').unlink()
+    else:
+        out.mkdir()
+        (out / {'user_history': 'history.json', 'user_curves': 'curves.png', 'foreign_lock': LOCK}[how]).write_bytes(
+            b"the user's own")
+    before = snapshot(out)
+    argv = (['find-lr', '--data', w.data, '--out', out, *FIND_LR] if how == 'find_lr_into_run' else
+            train_args(w.data, out, 3))
+    p = w.run(argv, d)
+    expect_rc(r, p.rc, 2)
+    expect_line(r, p.stderr(), cmd=argv[0], contains=(REFUSED[how],))
+    if snapshot(out) != before: r.add('data-loss', 'the refused command changed the folder')
+    return r
+
+
+def case_find_lr_default(w: World, name: str) -> Result:
+    "find-lr without --out writes to a folder of its own (runs/lr_range), not train's; a second one there is refused."
+    r = Result(name, 'files')
+    d = w.case_dir(name); lr = d / 'runs' / 'lr_range'
+    argv = ['find-lr', '--data', w.data, *FIND_LR]
+    p = w.run(argv, d)
+    expect_rc(r, p.rc, 0)
+    got = sorted(os.listdir(lr)) if lr.is_dir() else None
+    if got != ['lr_finder.png', 'lr_range.json']: r.add('other', f'runs/lr_range holds {got}')
+    if (d / 'runs' / 'custom_resnet').exists(): r.add('other', "find-lr made train's default folder")
+    before = snapshot(d / 'runs')
+    p2 = w.run(argv, d, name='again')
+    expect_rc(r, p2.rc, 2)
+    expect_line(r, p2.stderr(), cmd='find-lr', contains=('already holds a run',))
+    if snapshot(d / 'runs') != before: r.add('data-loss', "the second find-lr changed the first one's files")
+    return r
+
+
+# ---- success is success; output for any terminal
+def case_all_right(w: World, name: str) -> Result:
+    "A model that gets every validation image right: exit 0, nothing on stderr, a misclassified.png that says so."
+    r = Result(name, 'success')
+    d = w.case_dir(name); out = d / 'out'
+    p = w.run(train_args(w.data, out, 3), d, [dict(at='all_right')])
+    r.rc, r.expected_rc = p.rc, 0
+    expect_clean_success(r, p, out, None)
+    if not (out / 'misclassified.png').exists(): r.add('other', 'misclassified.png missing')
+    return r
+
+
+def case_ascii(w: World, name: str, cmd: str) -> Result:
+    """A terminal that shows ASCII only (PYTHONIOENCODING=ascii, as a Windows cp1252 console does for these
+    characters): every line arrives, '->' for an arrow, '+/-' for a plus-minus; exit 0, nothing on stderr."""
+    r = Result(name, 'terminal')
+    d = w.case_dir(name); out = d / 'out'
+    argv, want = {'train': (train_args(w.data, out, 3), ('->', 'final validation accuracy')),
+                  'report': (['report', w.reference(3).parent], ('+/-',)),
+                  'help': (['train', '--help'], ('0.95 -> 0.85',))}[cmd]
+    p = w.proc(argv, d, mode='exec'); p.env = dict(p.env, PYTHONIOENCODING='ascii'); p.start().wait()
+    r.rc, r.expected_rc = p.rc, 0
+    if cmd == 'train': expect_clean_success(r, p, out, w.reference(3))
+    else:
+        expect_rc(r, p.rc, 0)
+        if p.stderr().strip(): r.add('other', f"stderr {p.stderr().strip()[:200]!r}")
+    for x in want:
+        if x not in p.stdout(): r.add('other', f"stdout lacks {x!r}: {p.stdout()[-300:]!r}")
+    r.line = (p.stdout().strip().splitlines() or [''])[-1][:100]
+    return r
+
+
 # ---- where --out cannot be
+def case_out_in_data(w: World, name: str) -> Result:
+    "--out inside the data root: exit 2, one line; the root untouched (no plots among the images)."
+    r = Result(name, 'out')
+    d = w.case_dir(name)
+    root = make_root(d / 'root'); before = snapshot(root)
+    p = w.run(train_args(root, root / 'train' / 'cat', 3), d)
+    expect_rc(r, p.rc, 2)
+    expect_line(r, p.stderr(), contains=('inside the data root',))
+    if snapshot(root) != before: r.add('data-loss', 'the data root changed')
+    return r
+
+
 def case_out(w: World, name: str, how: str) -> Result:
     r = Result(name, 'out')
     d = w.case_dir(name)
@@ -913,6 +1017,8 @@ def case_data(w: World, name: str, how: str) -> Result:
     elif how == 'file_loop2': os.symlink('b.jpg', cat / 'a.jpg'); os.symlink('a.jpg', cat / 'b.jpg')
     elif how == 'dir_loop': os.symlink('.', cat / 'again.jpg')
     elif how == 'class_loop': os.symlink('loopy', root / 'train' / 'loopy')
+    elif how == 'test_class_loop': os.symlink('loopy', root / 'test' / 'loopy')
+    elif how == 'class_dangling': os.symlink('nowhere', root / 'train' / 'zzz')
     elif how == 'class_parent': os.symlink('..', root / 'train' / 'zzz')
     elif how == 'split_loop': shutil.rmtree(root / 'test'); os.symlink('test', root / 'test')
     elif how == 'dangling': os.symlink('nowhere.jpg', cat / 'gone.jpg')
@@ -929,11 +1035,11 @@ def case_data(w: World, name: str, how: str) -> Result:
     else: raise ValueError(how)
     before = snapshot(root)
     p = w.run(train_args(root, d / 'out', 3), d)
-    if how == 'class_loop' and p.rc == 0: r.rc, r.expected_rc, r.line = 0, (0, 2), '(the broken link is skipped)'
-    else:
-        expect_rc(r, p.rc, 2)
-        expect_line(r, p.stderr(), absent=('is writable',))   # a data file that cannot be read: not --out's fault
-        if (d / 'out').exists(): r.add('other', 'a refused run made --out')
+    expect_rc(r, p.rc, 2)
+    expect_line(r, p.stderr(), absent=('is writable',),   # a data file that cannot be read: not --out's fault
+                contains=({'class_loop': ('train/loopy',), 'test_class_loop': ('test/loopy',),
+                           'class_dangling': ('train/zzz',)}.get(how, ())))
+    if (d / 'out').exists(): r.add('other', 'a refused run made --out')
     if snapshot(root) != before: r.add('data-loss', 'the data root changed')
     return r
 
@@ -962,6 +1068,8 @@ OPTIONS = {
     'epochs_float': ['--epochs', '2.5'], 'momentum_word': ['--momentum', 'high'],
 }
 ARGPARSE = {'epochs_float', 'momentum_word'}   # refused by argparse: usage lines, then the error line
+BOUNDS = {'seed_huge': '2**63-1', 'seed_neg': '2**63-1', 'momentum_1': '0.999', 'ls_1': '0.99', 'batch_0': '1048576',
+          'finder_iters_10': '100000', 'workers_neg': '256', 'channels_huge': '8192', 'logit_0': '1e-06'}
 
 
 def case_option(w: World, name: str, key: str) -> Result:
@@ -980,7 +1088,7 @@ def case_option(w: World, name: str, key: str) -> Result:
         if not lines or not lines[-1].startswith('custom-resnet train: error: '): r.add('other', 'no error line')
         if 'Traceback' in p.stderr(): r.add('traceback', 'traceback')
     else:
-        expect_line(r, p.stderr())
+        expect_line(r, p.stderr(), contains=(BOUNDS[key],) if key in BOUNDS else ())   # the bound it breaks
     if (d / 'out').exists(): r.add('other', 'a refused run made --out')
     return r
 
@@ -1138,6 +1246,11 @@ def all_cases(w: World, quick: bool = False) -> list[tuple[str, object]]:
         if not quick: add(f'lock_resume_vs_{label}', case_lock, hooks, resume2=True)
     for i in range(1 if quick else 3): add(f'together_{i}', case_together)
     add('user_files', case_user_files)
+    for how in REFUSED: add(f'refused_{how}', case_refused, how)
+    add('find_lr_default', case_find_lr_default)
+    add('all_right', case_all_right)
+    for cmd in ('train', 'report', 'help'): add(f'ascii_{cmd}', case_ascii, cmd)
+    add('out_in_data', case_out_in_data)
     for how in ('under_file', 'deep_under_file', 'is_file', 'empty', 'readonly'): add(f'out_{how}', case_out, how)
     for f, n in (('checkpoint.pt', 1), ('checkpoint.pt', 3), ('history.json', 2), ('model.pt', 1), ('curves.png', 1),
                  ('misclassified.png', 1), ('*.npz', 1)) + ((('checkpoint.pt', 5), ('history.json', 5),
@@ -1148,7 +1261,8 @@ def all_cases(w: World, quick: bool = False) -> list[tuple[str, object]]:
     for how in CRAFTED:
         add(f'evaluate_{how}', case_crafted, how, 'evaluate')
         add(f'resume_{how}', case_crafted, how, 'train')
-    for how in ('file_loop', 'file_loop2', 'dir_loop', 'class_loop', 'class_parent', 'split_loop', 'dangling',
+    for how in ('file_loop', 'file_loop2', 'dir_loop', 'class_loop', 'test_class_loop', 'class_dangling',
+                'class_parent', 'split_loop', 'dangling',
                 'zero_bytes', 'garbage_image', 'wrong_size', 'empty_class', 'unreadable', 'test_classes_differ'):
         add(f'data_{how}', case_data, how)
     for key in OPTIONS: add(f'option_{key}', case_option, key)
