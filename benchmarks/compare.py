@@ -113,18 +113,19 @@ def defaults_candidate() -> str | None:
 
 def final_variant(final: dict) -> str:
     "Which model a final evaluation scored: 'weights' or 'ema' (their average), '+tta' with flip TTA."
-    return variant_name(bool(final.get('ema')), bool(final.get('tta')))
+    return variant_name(bool(final.get('ema')), final.get('tta_views') or 2 if final.get('tta') else False)
 
 
 def run_variants(history: dict) -> dict:
-    """A finished run's final accuracy per variant (`variant_name`: 'weights', 'weights+tta', 'ema', 'ema+tta'); empty
+    """A finished run's final accuracy per variant (`variant_name`: 'weights', 'weights+tta', 'ema', 'ema+tta', and
+    '+tta6' for the six views of runs that recorded them); empty
     while it runs. A history written before the final evaluation scored every variant keeps only the reported one;
     the weights' without TTA is then its last epoch's validation accuracy (the per-epoch curve is theirs)."""
     fin = history.get('final')
     if not fin: return {}
     v = {'weights': history['epochs'][-1]['test_acc'], final_variant(fin): fin['test_acc']}
     v |= fin.get('variants') or {}
-    order = lambda k: (k.startswith('ema'), k.endswith('tta'))  # weights, weights+tta, ema, ema+tta
+    order = lambda k: (k.startswith('ema'), '+tta' in k, k)  # weights, weights+tta, weights+tta6, ema, ...
     return {k: v[k] for k in sorted(v, key=order)}
 
 
