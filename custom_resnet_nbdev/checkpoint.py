@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'INFERENCE_KEYS', 'RUN_FILES', 'LOCK_FILE', 'SIGNALS', 'atomic_save', 'json_safe', 'save_json',
            'save_figure', 'cpu_state', 'run_state', 'restore_run_state', 'restore_scaler', 'CheckpointError',
-           'check_resumable', 'load_checkpoint', 'variant_name', 'reported_weights', 'model_from_checkpoint',
-           'model_file', 'export_half', 'data_fingerprint', 'run_folder']
+           'check_resumable', 'load_checkpoint', 'variant_name', 'accuracy_se', 'reported_weights',
+           'model_from_checkpoint', 'model_file', 'export_half', 'data_fingerprint', 'run_folder']
 
 # %% ../nbs/08_checkpoint.ipynb #ck004
 import contextlib, json, math, os, signal, stat, warnings
@@ -44,7 +44,7 @@ def save_figure(fig, path, dpi: int = 100) -> Path:
     try: return atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=dpi))
     finally: plt.close(fig)
 
-# %% ../nbs/08_checkpoint.ipynb #ck011
+# %% ../nbs/08_checkpoint.ipynb #ck011a
 CHECKPOINT_FORMAT = 'custom_resnet_nbdev/1'
 
 @torch.no_grad()
@@ -53,6 +53,7 @@ def cpu_state(model) -> dict:
     return {k: v.detach().to('cpu', memory_format=torch.contiguous_format).clone()
             for k, v in model.state_dict().items()}
 
+# %% ../nbs/08_checkpoint.ipynb #ck011
 def run_state(model, ema, opt, sched, scaler, **meta) -> dict:
     "A checkpoint: the parts' states, the RNG, and `meta` (config, epoch, history, LRs...)."
     return dict(format=CHECKPOINT_FORMAT, arch='CustomResNet',
@@ -142,10 +143,17 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     return ck
 
 # %% ../nbs/08_checkpoint.ipynb #ck017
-def variant_name(ema: bool, tta: bool) -> str:
-    "A model's name as evaluated: 'weights' or 'ema' (their average), '+tta' with flip TTA."
-    return ('ema' if ema else 'weights') + ('+tta' if tta else '')
+def variant_name(ema: bool, tta: bool | int) -> str:
+    "A model's name as evaluated: 'weights' or 'ema', '+tta' for 2 TTA views, '+tta6' for 6."
+    views = 2 if tta is True else int(tta or 0)
+    views_part = '' if views < 2 else '+tta' if views == 2 else f'+tta{views}'
+    return ('ema' if ema else 'weights') + views_part
 
+def accuracy_se(acc: float, n: int) -> float:
+    "The standard error of an accuracy `acc` measured on `n` images: sqrt(acc (1 - acc) / n)."
+    return math.sqrt(acc * (1 - acc) / n) if n else math.nan
+
+# %% ../nbs/08_checkpoint.ipynb #ck017b
 def reported_weights(ck: dict) -> tuple[dict, str]:
     "The state dict a run reports, from checkpoint `ck`, and which: the average if kept."
     if ck.get('ema') is not None: return ck['ema'], 'ema'

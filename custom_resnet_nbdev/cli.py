@@ -37,7 +37,8 @@ from .report import (plot_history, plot_confusion, show_misclassified, read_runs
                                         runs_table)
 
 # %% ../nbs/10_cli.ipynb #cl007
-CHOICES = dict(precision=PRECISIONS, data_path=('auto', 'fast', 'albumentations'))
+CHOICES = dict(precision=PRECISIONS, data_path=('auto', 'fast', 'albumentations'),
+               tta_views=(2, 6))
 FIND_LR_FIELDS = ('batch_size', 'lr_finder_iters', 'momentum', 'weight_decay',
                   'label_smoothing', 'logit_scale', 'seed', 'device', 'precision',
                   'channels_last', 'data_path', 'num_workers')   # what shapes the range test
@@ -102,7 +103,10 @@ def parser() -> argparse.ArgumentParser:
     data_args(e)
     e.add_argument('--checkpoint', required=True, help="a model.pt or checkpoint.pt written by train")
     e.add_argument('--split', choices=('test', 'train'), default='test')
-    e.add_argument('--tta', action='store_true', help="flip test-time augmentation")
+    e.add_argument('--tta', action='store_true', help="test-time augmentation: average the views of --tta-views")
+    e.add_argument('--tta-views', type=int, choices=CHOICES['tta_views'], default=6,
+                   help="with --tta: 2, the image and its mirror; 6, each also shifted one pixel up-left and "
+                        "down-right, the shifted ones at half weight (default: 6)")
     e.add_argument('--device', default='auto'); e.add_argument('--batch-size', type=int, default=512)
     e.add_argument('--json', action='store_true', help="print the result as JSON")
     f = sub.add_parser('find-lr', help="run the LR range test and print LRMIN and LRMAX")
@@ -200,7 +204,8 @@ def _train(a, out: Path, data: CIFAR10Data, log):
     _write_run_files(t, out)
 
 # %% ../nbs/10_cli.ipynb #cl018
-RESUME_MAY_CHANGE = ('device', 'precision', 'tta', 'compile', 'data_path', 'num_workers', 'channels_last')
+RESUME_MAY_CHANGE = ('device', 'precision', 'tta', 'tta_views', 'compile', 'data_path', 'num_workers',
+                     'channels_last')
 
 def _check_resume_options(a, saved: dict):
     "Raise a ValueError if an option given with `--resume` differs from the setting `saved` in the run's checkpoint."
@@ -246,12 +251,16 @@ def _cmd_evaluate(a, log=print) -> int:
     device = resolve_device(a.device)
     loader = DeviceLoader(x, y, a.batch_size, train=False, device=device, mean=tuple(ck.get('mean', CIFAR10_MEAN)),
                           std=tuple(ck.get('std', CIFAR10_STD)))
-    ev = evaluate(model.to(device), loader, device, tta=a.tta)
-    res = dict(checkpoint=str(a.checkpoint), split=a.split, n=len(y), accuracy=ev['acc'], loss=ev['loss'],
+    views = a.tta_views if a.tta else False
+    ev = evaluate(model.to(device), loader, device, tta=views)
+    res = dict(checkpoint=str(a.checkpoint), split=a.split, n=len(y), accuracy=ev['acc'],
+               standard_error=ev['acc_se'], loss=ev['loss'], tta_views=list(ev['tta_views']),
                per_class_accuracy=dict(zip(data.classes, ev['per_class_acc'])))
     if a.json: log(json.dumps(res, indent=1))
     else:
-        log(f"{a.split} accuracy: {100 * ev['acc']:.2f}% on {len(y)} images (loss {ev['loss']:.4f})")
+        tta = f"; TTA: {len(ev['tta_views'])} views: {', '.join(ev['tta_views'])}" if views else ""
+        log(f"{a.split} accuracy: {100 * ev['acc']:.2f}% ± {100 * ev['acc_se']:.2f} (standard error) on {len(y)} "
+            f"images (loss {ev['loss']:.4f}){tta}")
         for c, acc in res['per_class_accuracy'].items(): log(f"  {c:<12}{100 * acc:6.2f}%")
     return 0
 
@@ -297,7 +306,7 @@ def _emit(stream, text: str, end: str = '\n'):
     except (OSError, ValueError):    # a closed pipe (SSH dropped, `| head`) or a closed file: quiet from now on
         with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
-# %% ../nbs/10_cli.ipynb #cl022
+# %% ../nbs/10_cli.ipynb #cl022m
 def main(argv=None) -> int:
     "The `custom-resnet` console script: the exit status; a failure is one line on stderr."
     old = {s: signal.getsignal(getattr(signal, s)) for s in SIGNALS if hasattr(signal, s)}
@@ -307,6 +316,7 @@ def main(argv=None) -> int:
         for s, h in old.items():
             if h is not None: signal.signal(getattr(signal, s), h)
 
+# %% ../nbs/10_cli.ipynb #cl022
 def _main(argv) -> int:
     a = parser().parse_args(argv)
     log = lambda *x: _emit(sys.stdout, ' '.join(map(str, x)))

@@ -12,46 +12,51 @@ from pathlib import Path
 import numpy as np
 
 from .transforms import show_images, _first_line
-from .checkpoint import variant_name
+from .checkpoint import variant_name, accuracy_se
 
 # %% ../nbs/09_report.ipynb #rp007
 def plot_history(history: dict, title: str | None = None):
     "Loss and accuracy per epoch (training vs validation) and the LR applied at every step."
     import matplotlib.pyplot as plt
-    ep, fig, axs = history['epochs'], *plt.subplots(1, 3, figsize=(15, 3.8))
+    ep, fig, axs = history['epochs'], *plt.subplots(1, 3, figsize=(8.5, 3.2))
     e = [r['epoch'] for r in ep]
     ls = history.get('config', {}).get('label_smoothing') or 0   # the training loss includes it; validation's not
     for ax, k, f in ((axs[0], 'loss', 1), (axs[1], 'acc', 100)):
-        ax.plot(e, [f * r[f'train_{k}'] for r in ep], 'o-',
-                label='training' + (f' (label smoothing {ls:g})' if k == 'loss' and ls else ''))
+        ax.plot(e, [f * r[f'train_{k}'] for r in ep], 'o-', ms=3, label='training')
         if ep and ep[0].get(f'test_{k}') is not None:
-            ax.plot(e, [f * r[f'test_{k}'] for r in ep], 'o-', label='validation')
+            ax.plot(e, [f * r[f'test_{k}'] for r in ep], 'o-', ms=3, label='validation')
     if ep and ep[0].get('ema_test_acc') is not None:
         axs[1].plot(e, [100 * r['ema_test_acc'] for r in ep], '.--', label='validation, weight average')
     fin = history.get('final')
     if fin and fin.get('tta') and e:
-        axs[1].plot([e[-1]], [100 * fin['test_acc']], '*', ms=12,
-                    label='validation, final (' + 'weight average + ' * bool(fin.get('ema')) + 'flip TTA)')
-    for ax, t in zip(axs[:2], ('loss', 'accuracy (%)')): ax.set(xlabel='epoch', title=t); ax.legend(); ax.grid(alpha=.3)
+        views = fin.get('tta_views') or 2                        # recorded runs: flip TTA, 2 views
+        tta = 'flip TTA' if views == 2 else f'TTA, {views} views'
+        axs[1].plot([e[-1]], [100 * fin['test_acc']], '*', ms=10,
+                    label='final (' + 'weight average + ' * bool(fin.get('ema')) + tta + ')')
     if lrs := history['lrs']:
         axs[2].plot((np.arange(len(lrs)) + 1) / (len(lrs) / max(len(ep), 1)), lrs)  # step k ends at (k+1)/steps
-    axs[2].set(xlabel='epoch', title='learning rate applied (per step)'); axs[2].grid(alpha=.3)
-    if title: fig.suptitle(title)
-    fig.tight_layout()
+    titles = ('loss' + (f' (training: smoothing {ls:g})' if ls else ''), 'accuracy (%)', 'LR applied per step')
+    for ax, t in zip(axs, titles):
+        ax.set_xlabel('epoch', fontsize=9); ax.set_title(t, fontsize=10)
+        ax.tick_params(labelsize=9); ax.grid(alpha=.3)
+    fig.legend(*axs[1].get_legend_handles_labels(), loc='lower center', ncol=4, fontsize=9, frameon=False)
+    if title: fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 def plot_confusion(confusion, classes, title: str = 'confusion matrix', ax=None):
     "The confusion matrix: rows are true classes, columns predicted ones."
     import matplotlib.pyplot as plt
     cm = np.asarray(confusion)
-    if ax is None: _, ax = plt.subplots(figsize=(6.5, 5.5))
+    if ax is None: _, ax = plt.subplots(figsize=(6, 5))
     im = ax.imshow(cm, cmap='Blues')
-    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
-           xlabel='predicted', ylabel='true', title=title)
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes)
+    ax.set_xlabel('predicted', fontsize=10); ax.set_ylabel('true', fontsize=10); ax.set_title(title, fontsize=11)
+    ax.tick_params(labelsize=10)
     plt.setp(ax.get_xticklabels(), rotation=45, ha='right')
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, v, ha='center', va='center', fontsize=7, color='white' if v > cm.max() / 2 else 'black')
-    ax.figure.colorbar(im, ax=ax); ax.figure.tight_layout()
+        ax.text(j, i, v, ha='center', va='center', fontsize=9, color='white' if v > cm.max() / 2 else 'black')
+    ax.figure.colorbar(im, ax=ax).ax.tick_params(labelsize=9); ax.figure.tight_layout()
     return ax.figure
 
 def misclassified(targets, preds, per_class: int = 2) -> list[int]:
@@ -67,21 +72,31 @@ def show_misclassified(images, targets, preds, classes, n: int = 20):
         ax.text(0.5, 0.5, f"no misclassified images: all {len(targets)} are right", ha='center', va='center')
         return fig
     wrong = misclassified(targets, preds, per_class=max(1, -(-n // len(classes))))[:n]
-    titles = [f"{classes[targets[i]]}→{classes[preds[i]]}" for i in wrong]
-    return show_images(np.asarray(images)[wrong], titles=titles, ncols=10)
+    titles = [f"{classes[targets[i]]}\n→ {classes[preds[i]]}" for i in wrong]
+    fig = show_images(np.asarray(images)[wrong], titles=titles, ncols=10, scale=0.85)
+    for ax in fig.axes: ax.title.set_fontsize(9)   # legible at a page's width: 8.3 in wide, 9 pt
+    fig.set_size_inches(8.3, 1.25 * (len(fig.axes) // 10)); fig.tight_layout(pad=0.2)
+    return fig
 
 # %% ../nbs/09_report.ipynb #rp013
 def run_summary(history: dict) -> dict:
     "The numbers a table of runs needs, from a run's `history` (as saved in history.json)."
     ep, cfg, fin = history['epochs'], history['config'], history.get('final') or {}
+    n_test = history.get('n_test')
+    acc, final_acc = ep[-1]['test_acc'] if ep else None, fin.get('test_acc')
+    se = lambda a: accuracy_se(a, n_test) if a is not None and n_test else None   # no n_test: no error bar
+    views = (fin.get('tta_views') or 2) if fin.get('tta') else False   # recorded runs: flip TTA, 2 views
     return dict(seed=cfg['seed'], lr_min=history['lr_min'], lr_max=history['lr_max'], epochs=len(ep),
-                of_epochs=cfg['epochs'], acc=ep[-1]['test_acc'] if ep else None, final_acc=fin.get('test_acc'),
-                final_variant=variant_name(bool(fin.get('ema')), bool(fin.get('tta'))) if fin else None,
+                of_epochs=cfg['epochs'], acc=acc, acc_se=se(acc), final_acc=final_acc, final_acc_se=se(final_acc),
+                final_variant=variant_name(bool(fin.get('ema')), views) if fin else None,
                 range_test_min=history['lr_range_time'] / 60 if 'lr_range_time' in history else None,
-                train_min=sum(r['epoch_time'] for r in ep) / 60, n_train=history['n_train'], n_test=history['n_test'],
+                train_min=sum(r['epoch_time'] for r in ep) / 60, n_train=history['n_train'], n_test=n_test,
                 hardware=f"{history.get('hardware', history['device'])}, {history['precision']}")
 
-def _pct(x): return '-' if x is None else f"{100 * x:.2f}"
+def _pct(x, se=None):
+    "An accuracy in %, with its standard error if known: '91.80 ± 0.39'; '-' for none."
+    return '-' if x is None else f"{100 * x:.2f}" + ('' if se is None else f" ± {100 * se:.2f}")
+
 def _mean_spread(v):
     if not v: return '-'
     return f"{v[0]:.2f}" if len(v) == 1 else f"{sum(v) / len(v):.2f} ± {(max(v) - min(v)) / 2:.2f}"
@@ -90,10 +105,11 @@ def runs_table(runs: dict, summary: bool = True) -> str:
     "Markdown tables of `runs`, `{name: [history, ...]}`: a row per run, then (`summary`) each name's mean and spread."
     S = {k: [run_summary(h) for h in hs] for k, hs in runs.items()}
     mins = lambda x: '-' if x is None else f"{x:.1f}"
-    out = ['| run | seed | LRMIN | LRMAX | epochs | last epoch (%) | final (%) | final model | range test (min) '
-           '| training (min) | hardware |', '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|']
+    out = ['| run | seed | LRMIN | LRMAX | epochs | last epoch (%) ± SE | final (%) ± SE | final model '
+           '| range test (min) | training (min) | hardware |', '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|']
     out += [f"| {k} | {s['seed']} | {s['lr_min']:.3g} | {s['lr_max']:.3g} | {s['epochs']}/{s['of_epochs']} "
-            f"| {_pct(s['acc'])} | {_pct(s['final_acc'])} | {s['final_variant'] or '-'} | {mins(s['range_test_min'])} "
+            f"| {_pct(s['acc'], s['acc_se'])} | {_pct(s['final_acc'], s['final_acc_se'])} "
+            f"| {s['final_variant'] or '-'} | {mins(s['range_test_min'])} "
             f"| {mins(s['train_min'])} | {s['hardware']} |" for k, ss in S.items() for s in ss]
     if not summary: return '\n'.join(out)
     out += ['', '| run | seeds | last epoch (%), mean ± half-range | final (%), mean ± half-range |',

@@ -215,8 +215,9 @@ def evaluate_final(self: Trainer) -> dict:
                                  per_class_acc=ev['per_class_acc'], confusion=ev['confusion'],
                                  misclassified=[(int(i), int(ev['preds'][i])) for c in np.unique(ev['targets'])
                                                 for i in np.nonzero((ev['targets'] == c) & (ev['preds'] != c))[0][:5]])
+    every = ", ".join(f"{k} {100 * v['acc']:.2f}%" for k, v in variants.items())
     self.log(f"final validation accuracy: {100 * ev['acc']:.2f}% ± {100 * ev['acc_se']:.2f} (standard error) on "
-             f"{len(ev['targets'])} images ({key}); " + ", ".join(f"{k} {100 * v['acc']:.2f}%" for k, v in variants.items()))
+             f"{len(ev['targets'])} images ({key}); {every}")
     return ev
 
 # %% ../nbs/05_train.ipynb #tr008
@@ -507,9 +508,12 @@ def history_dict(self: Trainer) -> dict:
 @patch
 def save_model(self: Trainer, path=None) -> Path:
     "Write the reported model (the weight average if kept) and what inference needs to `path` (out_dir/model.pt)."
-    path = Path(path) if path is not None else self.out_dir / 'model.pt'
+    if self.sched is None: raise ValueError("nothing to save yet: this Trainer has not trained (call fit() first)")
+    if path is None and self.out_dir is None: raise ValueError("save_model needs a path: this Trainer has no out_dir")
     last = self.history['epochs'][-1] if self.history['epochs'] else None
-    return atomic_save(model_file(self._state(), final=last, final_eval=self.history.get('final')), path)
+    model = model_file(self._state(), final=last, final_eval=self.history.get('final'))
+    if path is not None: return atomic_save(model, Path(path))
+    with self._hold_out_dir(): return atomic_save(model, self.out_dir / 'model.pt')   # the run's folder: held
 
 @patch(cls_method=True)
 def resume(cls: Trainer, out_dir, data: CIFAR10Data, quiet: bool = False, log: Callable = print,

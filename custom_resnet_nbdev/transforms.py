@@ -103,7 +103,13 @@ _IMG_EXTS = {'.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff', '.gif'} 
 def _first_line(e: BaseException) -> str: return (str(e).splitlines() or [''])[0]  # '' for an exception without text
 
 def _class_dirs(split_dir: Path) -> list[Path]:
-    dirs = sorted(d for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith('.'))
+    entries = sorted(d for d in split_dir.iterdir() if not d.name.startswith('.'))
+    for d in entries:  # a class folder that cannot be read is named, never skipped (a 9-class model)
+        if d.is_symlink() and not d.exists():
+            raise ValueError(f"class folder {d} cannot be read: a broken link or a link loop")
+        if d.is_dir() and not os.access(d, os.R_OK | os.X_OK):
+            raise ValueError(f"class folder {d} cannot be read: permission denied")
+    dirs = [d for d in entries if d.is_dir()]
     if not dirs: raise FileNotFoundError(f"{split_dir} has no class folders: expected {split_dir}/<class>/*.png|jpg")
     if {d.name for d in dirs} == set(CIFAR10_CLASSES):  # keep CIFAR-10's own class order, not the alphabet's
         dirs = sorted(dirs, key=lambda d: CIFAR10_CLASSES.index(d.name))

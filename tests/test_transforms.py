@@ -4,7 +4,7 @@ The cache lives in the user's cache folder, never in the data folder, and is key
 overwritten with new pixels but the same size and time stamp is decoded again, not served stale. Every test points
 the cache at a temporary folder (`CUSTOM_RESNET_CACHE`) and HOME at another, so the real home is never touched.
 """
-import os, stat
+import os, shutil, stat
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +143,14 @@ def test_atomic_write_temporary_names(tmp_path):
     (tmp_path / 'g.tmp').write_bytes(b''); (tmp_path / '.g.tmp').write_bytes(b'')  # not ours: never matched
     (tmp_path / '.h.crn-abc.tmp').write_bytes(b'')
     assert [p.name for p in tmp_path.glob(ATOMIC_TMP_GLOB)] == ['.h.crn-abc.tmp']
+
+
+def test_unreadable_class_folder_is_named(tmp_path):
+    "From Python too, a class folder that cannot be read stops the load with one line naming it, never a 9-class set."
+    from custom_resnet_nbdev.transforms import load_cifar10, sample_root
+    root = tmp_path / 'data'
+    shutil.copytree(sample_root() / 'train', root / 'train')
+    shutil.rmtree(root / 'train' / 'cat')
+    (root / 'train' / 'cat').symlink_to(root / 'train' / 'cat')          # a link loop
+    with pytest.raises(ValueError, match=r"class folder .*cat cannot be read: a broken link or a link loop"):
+        load_cifar10(root, download=False, cache=False)
