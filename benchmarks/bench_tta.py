@@ -2,7 +2,9 @@
 
 The model's accuracy, with its standard error, scored on the image alone, with its mirror (flip TTA, 2 views), and
 with the image and its mirror each also shifted one pixel up-left and down-right (6 views, the shifted ones at half
-weight), in fp32, through the package's own `evaluate`. The views were fixed before this measurement (airbench's
+weight), in fp32, through the package's own `evaluate`. Each is also compared with flip TTA image by image: how
+many images only it gets right, and how many only flip TTA gets right (the difference of the two is the difference
+of the accuracies, in images; it is measured on the same images, so it is not the noise of two samples). The views were fixed before this measurement (airbench's
 evaluation); nothing here chooses them on the images that report them.
 
     python benchmarks/bench_tta.py --checkpoint weights/recipe_s0.fp16.pt --data /tmp/cifar10 \\
@@ -40,13 +42,18 @@ def main(argv=None) -> int:
     if d.x_test is None: p.error("the data has no validation images: pass --holdout K")
     dl = DeviceLoader(d.x_test, d.y_test, a.batch_size, train=False, mean=tuple(ck['mean']), std=tuple(ck['std']))
     print(f"# bench_tta: {machine(dev)} | {a.checkpoint} on {len(d.y_test)} held-out images, fp32\n")
-    print('| evaluation | views | accuracy (%) | standard error |\n|---|---:|---:|---:|')
-    rows = []
+    print('| evaluation | views | accuracy (%) | standard error | images right only here / only with flip TTA |\n'
+          '|---|---:|---:|---:|---:|')
+    rows, flip = [], evaluate(model, dl, dev, 'fp32', tta=2)
     for name, tta in EVALUATIONS:
-        ev = evaluate(model, dl, dev, 'fp32', tta=tta)
+        ev = flip if tta == 2 else evaluate(model, dl, dev, 'fp32', tta=tta)
         se = accuracy_se(ev['acc'], len(d.y_test))
-        rows.append(dict(name=name, tta=tta, views=list(tta_views(tta)), acc=ev['acc'], se=se, loss=ev['loss']))
-        print(f"| {name} | {len(rows[-1]['views'])} | {100 * ev['acc']:.2f} | {100 * se:.2f} |", flush=True)
+        right, right_flip = ev['preds'] == ev['targets'], flip['preds'] == flip['targets']
+        only = [int((right & ~right_flip).sum()), int((right_flip & ~right).sum())]   # paired: the same images
+        rows.append(dict(name=name, tta=tta, views=list(tta_views(tta)), acc=ev['acc'], se=se, loss=ev['loss'],
+                         right_only_here_and_only_with_flip=only))
+        print(f"| {name} | {len(rows[-1]['views'])} | {100 * ev['acc']:.2f} | {100 * se:.2f} | "
+              f"{only[0]} / {only[1]} |", flush=True)
     if a.json:  # written only once every figure is in
         cmd = ' '.join(['python benchmarks/bench_tta.py'] + [x for x in sys.argv[1:] if x != '--json'
                                                              and not x.endswith('.json')])

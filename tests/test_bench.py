@@ -235,3 +235,39 @@ def test_speed_records_are_complete():
         r = json.loads(p.read_text())
         assert {'hardware', 'cpu_flags', 'date', 'command', 'batch_size', 'images_per_s', 'auto_picks'} <= set(r), p
         assert any(k.startswith('fp32') for k in r['images_per_s']) and any(k.startswith('bf16') for k in r['images_per_s'])
+
+
+def test_bench_tta_keeps_a_record(capsys, monkeypatch, tmp_path):
+    """`bench_tta.py --json` scores a saved model without TTA, with flip TTA and with six views, and writes what it
+    printed (accuracy, standard error, the images only one of two evaluations gets right), the views and the command."""
+    from custom_resnet_nbdev.transforms import load_sample, sample_root
+    from custom_resnet_nbdev.train import Trainer, TrainConfig
+    monkeypatch.setenv('CUSTOM_RESNET_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.syspath_prepend(str(ROOT / 'benchmarks'))
+    t = Trainer(load_sample(), TrainConfig(epochs=2, batch_size=100, lr_min=0.02, lr_max=0.2, channels=(8, 8, 8, 8),
+                                           precision='fp32', channels_last=True), out_dir=tmp_path / 'run',
+                quiet=True, log=lambda *a: None)
+    t.fit(); t.save_model()
+    m, out = load('bench_tta'), tmp_path / 'tta.json'
+    m.main(['--checkpoint', str(tmp_path / 'run' / 'model.pt'), '--data', str(sample_root()), '--json', str(out)])
+    r = json.loads(out.read_text())
+    fc.test_eq([len(v['views']) for v in r['variants']], [1, 2, 6])
+    fc.test_eq(r['variants'][1]['right_only_here_and_only_with_flip'], [0, 0])   # flip against itself
+    fin = t.history['final']['variants']
+    fc.test_close([v['acc'] for v in r['variants']], [fin['ema'], fin['ema+tta'], fin['ema+tta6']], eps=1e-9)
+    printed = capsys.readouterr().out
+    for v in r['variants']: assert f"| {v['name']} | {len(v['views'])} | {100 * v['acc']:.2f} |" in printed, printed
+
+
+def test_tta_record_is_what_results_say():
+    """The recipe's TTA record (`nbs/results/tta/recipe_s0.json`) is the table `benchmarks/RESULTS.md` prints, and its
+    flip TTA row is the accuracy the recipe's run recorded for the same weights (`ema+tta`)."""
+    r = json.loads((ROOT / 'nbs' / 'results' / 'tta' / 'recipe_s0.json').read_text())
+    text = (ROOT / 'benchmarks' / 'RESULTS.md').read_text()
+    for v in r['variants']:
+        a, b = v['right_only_here_and_only_with_flip']
+        assert f"| {v['name']} | {len(v['views'])} | {100 * v['acc']:.2f} | {100 * v['se']:.2f} | {a} / {b} |" in text, v
+    run = json.loads((ROOT / 'nbs' / 'results' / 'full' / 'sgd_edge1_s0.json').read_text())
+    fc.test_close(r['variants'][1]['acc'], run['final']['variants']['ema+tta'], eps=1e-9)
+    a, b = r['variants'][2]['right_only_here_and_only_with_flip']
+    assert f"{a} images right that flip TTA gets wrong and {b} the other way, {a - b} more" in text
