@@ -20,7 +20,7 @@ if Path(sys.argv[0]).name in ('custom-resnet', 'cli.py'):  # the command (or pyt
     for _s in ('SIGINT', 'SIGTERM', 'SIGHUP'):
         if hasattr(signal, _s): signal.signal(getattr(signal, _s), _early_exit)
 
-import argparse, contextlib, json, typing
+import argparse, contextlib, json, threading, typing
 from dataclasses import fields
 
 import numpy as np
@@ -309,7 +309,8 @@ def _emit(stream, text: str, end: str = '\n'):
 # %% ../nbs/10_cli.ipynb #cl022m
 def main(argv=None) -> int:
     "The `custom-resnet` console script: the exit status; a failure is one line on stderr."
-    old = {s: signal.getsignal(getattr(signal, s)) for s in SIGNALS if hasattr(signal, s)}
+    on_main = threading.current_thread() is threading.main_thread()   # where Python lets a program set handlers
+    old = {s: signal.getsignal(getattr(signal, s)) for s in SIGNALS if hasattr(signal, s)} if on_main else {}
     for s in old: signal.signal(getattr(signal, s), _raise_interrupt)
     try: return _main(argv)
     finally:   # called from Python (a notebook): the caller gets its own Ctrl-C back

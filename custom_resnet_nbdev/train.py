@@ -125,8 +125,8 @@ def tta_logits(model, x: torch.Tensor, tta: bool | int = False) -> torch.Tensor:
 
 # %% ../nbs/05_train.ipynb #tr022
 @torch.no_grad()
-def evaluate(model, loader, device=None, precision: str = 'fp32', tta: bool | int = False,
-             num_classes: int | None = None) -> dict:
+def evaluate(model, loader, device: torch.device | None = None, precision: str = 'fp32',
+             tta: bool | int = False, num_classes: int | None = None) -> dict:
     "Loss, accuracy and its standard error, per-class accuracy, confusion matrix, predictions."
     device = device or next(model.parameters()).device
     num_classes = num_classes or model.fc.out_features
