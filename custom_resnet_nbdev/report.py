@@ -91,7 +91,8 @@ def run_summary(history: dict) -> dict:
                 final_variant=variant_name(bool(fin.get('ema')), views) if fin else None,
                 range_test_min=history['lr_range_time'] / 60 if 'lr_range_time' in history else None,
                 train_min=sum(r['epoch_time'] for r in ep) / 60, n_train=history['n_train'], n_test=n_test,
-                hardware=f"{history.get('hardware', history['device'])}, {history['precision']}")
+                hardware=re.sub(r' ?\((R|TM)\)', '', f"{history.get('hardware', history['device'])}, "
+                                 f"{history['precision']}"))
 
 def _pct(x, se=None):
     "An accuracy in %, with its standard error if known: '91.80 ± 0.39'; '-' for none."

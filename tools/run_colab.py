@@ -18,6 +18,17 @@ from nbclient import NotebookClient
 NB = Path(__file__).resolve().parent.parent / 'nbs' / 'colab.ipynb'
 
 
+def coalesce(outputs: list) -> list:
+    "Consecutive stream outputs of one stream as one (Jupyter shows them so; a page would draw a block for each)."
+    out = []
+    for o in outputs:
+        if out and o.get('output_type') == 'stream' and out[-1].get('output_type') == 'stream' \
+                and out[-1].get('name') == o.get('name'):
+            out[-1] = nbformat.from_dict(dict(out[-1], text=out[-1]['text'] + o['text']))
+        else: out.append(o)
+    return out
+
+
 def main():
     nb = nbformat.read(NB, as_version=4)
     todo = [c for c in nb.cells if c.cell_type == 'code' and '!pip' not in c.source and 'google.colab' not in c.source]
@@ -29,7 +40,7 @@ def main():
     os.environ['TQDM_DISABLE'] = '1'
     t0 = time.perf_counter()
     NotebookClient(run, timeout=7200, kernel_name='python3', resources={'metadata': {'path': str(NB.parent)}}).execute()
-    for c, r in zip(todo, run.cells[1:]): c.outputs, c.execution_count = r.outputs, None
+    for c, r in zip(todo, run.cells[1:]): c.outputs, c.execution_count = coalesce(r.outputs), None
     nbformat.write(nb, NB)
     print(f"{NB}: {len(todo)} cells run in {time.perf_counter() - t0:.0f}s, outputs kept (run folder {out})")
 
