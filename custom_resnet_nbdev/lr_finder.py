@@ -135,7 +135,8 @@ def plot(self: LRRangeResult, ax=None, raw: bool = True):
     kept = slice(s, n - e)
     l, y = np.array(self.lrs)[kept], centered_mean(self.lrs, self.raw_losses, self.window)[kept]
     if raw: ax.plot(l, np.array(self.raw_losses)[kept], color='0.75', lw=0.8, label='loss of each batch')
-    ax.plot(l, np.array(self.losses)[kept], color='C0', lw=1, alpha=0.5, label=f'smoothed (EMA {self.smooth_f:g}): lags')
+    ax.plot(l, np.array(self.losses)[kept], color='C0', lw=1, alpha=0.5,
+            label=f'smoothed (EMA {self.smooth_f:g}): lags')
     ax.plot(l, y, color='C0', lw=2, label=f'centred mean over {self.window:g} decades')
     ax.axhline(y[0], color='0.4', ls=':', lw=1, label='the start level')
     ax.plot([self.anchor_lr], [self.anchor_loss], 'o', color='C3', ms=8, zorder=3)
