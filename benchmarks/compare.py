@@ -10,7 +10,7 @@ use these functions.
 """
 import argparse, sys
 
-from custom_resnet_nbdev.report import read_runs, runs_table
+from custom_resnet_nbdev.report import final_views, read_runs, runs_table
 from custom_resnet_nbdev.train import variant_name
 
 # The settings that made a recipe when the runs were recorded; some are settings the package no longer has.
@@ -113,7 +113,7 @@ def defaults_candidate() -> str | None:
 
 def final_variant(final: dict) -> str:
     "Which model a final evaluation scored: 'weights' or 'ema' (their average), '+tta' with flip TTA."
-    return variant_name(bool(final.get('ema')), final.get('tta_views') or 2 if final.get('tta') else False)
+    return variant_name(bool(final.get('ema')), final_views(final))
 
 
 def run_variants(history: dict) -> dict:

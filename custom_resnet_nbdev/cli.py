@@ -139,28 +139,13 @@ def _data_root(a) -> Path:
         return sample_root()
     return root
 
-def _check_class_folders(root: Path):
-    "One line naming a class folder that cannot be read (a broken link, a link loop, no permission)."
-    for split in (root / 'train', root / 'test'):
-        if not split.is_dir(): continue
-        try: entries = sorted(split.iterdir())
-        except OSError as e: raise ValueError(f"{split} cannot be read ({e.strerror})") from None
-        for d in (d for d in entries if not d.name.startswith('.')):
-            if d.is_symlink() and not d.exists():
-                raise ValueError(f"class folder {d} cannot be read: a broken link or a link loop")
-            if d.is_dir() and not os.access(d, os.R_OK | os.X_OK):
-                raise ValueError(f"class folder {d} cannot be read: permission denied")
-
 def _load_data(a) -> CIFAR10Data:
     "The data `--data` names, split as `--holdout` and `--train-per-class` say; one line if it cannot be had."
     if a.holdout < 0: raise ValueError(f"--holdout must be a number of images per class >= 0, got {a.holdout}")
     if a.train_per_class is not None and a.train_per_class < 1:
         raise ValueError(f"--train-per-class must be a number of images per class >= 1, got {a.train_per_class}")
     root = _data_root(a)
-    if root == sample_root(): d = load_sample()
-    else:
-        _check_class_folders(root)
-        d = load_cifar10(root, download=not a.no_download)
+    d = load_sample() if root == sample_root() else load_cifar10(root, download=not a.no_download)
     return split_holdout(d, a.holdout, a.train_per_class) if a.holdout or a.train_per_class else d
 
 def _out_folder(a) -> Path:

@@ -7,7 +7,7 @@ __all__ = ['DIVERGED_LOSS', 'TTA_VIEWS', 'RECIPES', 'Trainer', 'train_step', 'Di
            'TrainConfig', 'seed_everything', 'epoch_seed', 'seed_loader', 'ema_decay', 'WeightEMA']
 
 # %% ../nbs/05_train.ipynb #tr006
-import math, random, time
+import contextlib, math, random, time
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, asdict, fields
@@ -26,7 +26,7 @@ from .onecycle import one_cycle
 from .runtime import resolve_device, resolve_runtime, autocast, hardware
 from .checkpoint import (CheckpointError, atomic_save, save_json, load_checkpoint, run_state,
                                             restore_run_state, restore_scaler, model_file, data_fingerprint,
-                                            variant_name, accuracy_se, check_resumable)
+                                            variant_name, accuracy_se, check_resumable, run_folder)
 
 # %% ../nbs/05_train.ipynb #tr006s
 class Trainer:
@@ -373,8 +373,6 @@ def __init__(self: Trainer, data: CIFAR10Data, cfg: TrainConfig | None = None, o
 @patch
 def _hold_out_dir(self: Trainer):
     "`out_dir` held while `fit` runs (`run_folder`): a run not made by `Trainer.resume` needs one free of runs."
-    import contextlib
-    from custom_resnet_nbdev.checkpoint import run_folder
     if self.out_dir is None: return contextlib.nullcontext()
     return run_folder(self.out_dir, resume=self.sched is not None, option='out_dir',
                       hint=f"use Trainer.resume({str(self.out_dir)!r}, data)")

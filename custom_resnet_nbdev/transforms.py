@@ -103,7 +103,8 @@ _IMG_EXTS = {'.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff', '.gif'} 
 def _first_line(e: BaseException) -> str: return (str(e).splitlines() or [''])[0]  # '' for an exception without text
 
 def _class_dirs(split_dir: Path) -> list[Path]:
-    entries = sorted(d for d in split_dir.iterdir() if not d.name.startswith('.'))
+    try: entries = sorted(d for d in split_dir.iterdir() if not d.name.startswith('.'))
+    except OSError as e: raise ValueError(f"{split_dir} cannot be read ({e.strerror})") from None
     for d in entries:  # a class folder that cannot be read is named, never skipped (a 9-class model)
         if d.is_symlink() and not d.exists():
             raise ValueError(f"class folder {d} cannot be read: a broken link or a link loop")
